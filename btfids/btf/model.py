@@ -1,0 +1,428 @@
+"""The BTF object: parse, query, append (libbpf add-API semantics) and serialise.
+
+Spec: btf-format.md. Types are flat lists of u32 words (see :mod:`btfids.btf.kinds`);
+own types live in :attr:`Btf.types` (index ``id - start_id``), base types in
+:attr:`Btf.base`. Strings are raw bytes; offsets are *logical* (split BTF continues the
+base's offsets).
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+
+from . import kinds as K
+
+HOST_ORDER = "<" if sys.byteorder == "little" else ">"
+# libbpf's own header size for objects it creates (1.8 and later): 32 bytes.
+DEFAULT_NEW_HDR_LEN = 32
+MAX_ID = 0x7FFFFFFF
+
+
+class BtfError(ValueError):
+    """Malformed BTF or an operation libbpf would refuse; ``str()`` is the detail."""
+
+
+class Btf:
+    """One BTF object (standalone, or split on top of :attr:`base`)."""
+
+    def __init__(
+        self,
+        *,
+        order: str = "<",
+        base: Btf | None = None,
+        hdr_len: int = DEFAULT_NEW_HDR_LEN,
+        version: int = K.BTF_VERSION,
+        flags: int = 0,
+    ) -> None:
+        self.order = order
+        self.base = base
+        self.hdr_len = hdr_len
+        self.version = version
+        self.flags = flags
+        self.layout_off = 0
+        self.layout = b""
+        self.types: list[list[int]] = []
+        self.strs = bytearray() if base is not None else bytearray(b"\0")
+        self.start_id = base.type_cnt if base is not None else 1
+        self.start_str_off = base.start_str_off + len(base.strs) if base is not None else 0
+        # Parsed objects remember their bytes until the first modification (§8.3).
+        self._raw: bytes | None = None
+        self._unmodifiable = False
+        self.strs_deduped = False
+        self._modifiable = False
+        self._str_index: dict[bytes, int] | None = None
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def parse(cls, data: bytes | bytearray | memoryview, base: Btf | None = None) -> Btf:
+        """Parse raw BTF bytes with libbpf's checks (btf-format.md §5.1)."""
+        data = bytes(data)
+        if len(data) < 24:
+            raise BtfError("BTF header not found")
+        magic_le = struct.unpack_from("<H", data)[0]
+        if magic_le == K.BTF_MAGIC:
+            order = "<"
+        elif magic_le == 0x9FEB:
+            order = ">"
+        else:
+            raise BtfError("Invalid BTF magic: %x" % magic_le)
+        version, flags, hdr_len = struct.unpack_from(order + "BBI", data, 2)
+        if order != HOST_ORDER and hdr_len < 24:
+            raise BtfError("BTF has unsupported header len %u" % hdr_len)
+        if len(data) < hdr_len:
+            raise BtfError("BTF header len %u larger than data size" % hdr_len)
+        hdr = data[: min(hdr_len, 32)].ljust(32, b"\0")
+        type_off, type_len, str_off, str_len, layout_off, layout_len = struct.unpack_from(
+            order + "6I", hdr, 8
+        )
+        self = cls(order=order, base=base, hdr_len=hdr_len, version=version, flags=flags)
+        if hdr_len > 32 and any(data[32:hdr_len]):
+            self._unmodifiable = True
+        body = len(data) - hdr_len
+        if str_off + str_len > body:
+            raise BtfError("Invalid BTF total size")
+        if type_off + type_len > str_off:
+            raise BtfError("Invalid BTF data sections layout")
+        if type_off % 4:
+            raise BtfError("BTF type section is not aligned to 4 bytes")
+        if layout_len and (
+            layout_off % 4
+            or layout_off < type_off + type_len
+            or layout_off + layout_len > str_off
+        ):
+            raise BtfError("Invalid BTF layout section")
+        # Decision D9: only the canonical layout libbpf writes is accepted.
+        expect_str = type_len + layout_len
+        if (
+            type_off != 0
+            or str_off != expect_str
+            or (layout_len and layout_off != type_len)
+            or str_off + str_len != body
+        ):
+            raise BtfError(
+                "non-canonical BTF layout (type_off %u, str_off %u, layout_off %u, "
+                "%u trailing bytes)" % (type_off, str_off, layout_off, body - str_off - str_len)
+            )
+        self.layout_off = layout_off
+        base_off = hdr_len
+        strs = data[base_off + str_off : base_off + str_off + str_len]
+        self._check_strings(strs)
+        self.strs = bytearray(strs)
+        if layout_len:
+            if layout_len % 4:
+                raise BtfError("Invalid BTF layout section size %u" % layout_len)
+            self.layout = data[base_off + layout_off : base_off + layout_off + layout_len]
+        self.types = self._split_types(
+            data[base_off + type_off : base_off + type_off + type_len], order
+        )
+        self._validate_types()
+        self._raw = data
+        return self
+
+    def _check_strings(self, strs: bytes) -> None:
+        if self.base is None:
+            if not strs or strs[0] != 0:
+                raise BtfError(
+                    "Malformed BTF string section, did you forget to provide base BTF?"
+                )
+        if strs and strs[-1] != 0:
+            raise BtfError("Invalid BTF string section")
+        if strs and len(strs) - 1 > 0x7FFFFFFF:
+            raise BtfError("BTF string section too large")
+
+    def _layout_sizes(self) -> bytes:
+        if self.layout:
+            return self.layout
+        if self.base is not None:
+            return self.base._layout_sizes()
+        return b""
+
+    def _split_types(self, section: bytes, order: str) -> list[list[int]]:
+        nwords, rem = divmod(len(section), 4)
+        words = array("I")
+        words.frombytes(section[: nwords * 4])
+        if order != HOST_ORDER:
+            words.byteswap()
+        w = words.tolist()
+        types: list[list[int]] = []
+        append = types.append
+        fixed = K._FIXED_WORDS
+        elem = K._ELEM_WORDS
+        pos = 0
+        tid = self.start_id
+        while pos + 3 <= nwords:
+            info = w[pos + 1]
+            kind = (info >> 24) & 0x7F
+            if kind <= K.MAX_KNOWN_KIND:
+                end = pos + 3 + fixed[kind] + elem[kind] * (info & 0xFFFFFF)
+            else:
+                end = pos + 3 + self._unknown_kind_words(kind, info & 0xFFFFFF, order)
+            if end > nwords:
+                raise BtfError("BTF type [%u] is malformed" % tid)
+            append(w[pos:end])
+            pos = end
+            tid += 1
+        if pos != nwords or rem:
+            raise BtfError("BTF types data is malformed")
+        return types
+
+    def _unknown_kind_words(self, kind: int, vlen: int, order: str) -> int:
+        layout = self._layout_sizes() if self.layout or order == HOST_ORDER else b""
+        if order != HOST_ORDER or kind >= len(layout) // 4:
+            raise BtfError("Unsupported BTF_KIND:%u" % kind)
+        info_sz, elem_sz = layout[kind * 4], layout[kind * 4 + 1]
+        size = info_sz + vlen * elem_sz
+        if size % 4:
+            raise BtfError("Unsupported BTF_KIND:%u" % kind)
+        return size // 4
+
+    def _validate_types(self) -> None:
+        """libbpf's sanity pass: string offsets and referenced IDs in range."""
+        cnt = self.type_cnt
+        str_end = self.start_str_off + len(self.strs)
+        for i, t in enumerate(self.types):
+            tid = self.start_id + i
+            kind = (t[1] >> 24) & 0x7F
+            if kind > K.MAX_KNOWN_KIND or kind == K.UNKN:
+                if kind == K.UNKN and t[0] >= str_end:
+                    raise BtfError("BTF type [%d]: invalid name_off %u" % (tid, t[0]))
+                continue
+            for s in K.str_slots(t):
+                if t[s] >= str_end:
+                    raise BtfError(
+                        "BTF type [%d]: invalid string offset %u" % (tid, t[s])
+                    )
+            for s in K.id_slots(t):
+                if t[s] >= cnt:
+                    raise BtfError(
+                        "BTF type [%d]: invalid referenced type ID %u" % (tid, t[s])
+                    )
+            if kind == K.FUNC and self.kind(t[2]) != K.FUNC_PROTO:
+                raise BtfError(
+                    "BTF type [%d]: referenced type [%u] is not FUNC_PROTO" % (tid, t[2])
+                )
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def type_cnt(self) -> int:
+        """Number of type IDs including VOID and the base's types (libbpf ``type_cnt``)."""
+        return self.start_id + len(self.types)
+
+    @property
+    def str_len(self) -> int:
+        return len(self.strs)
+
+    def type(self, tid: int) -> list[int]:
+        """The record of ``tid`` (own or base). ID 0 (VOID) has no record."""
+        btf = self
+        while tid < btf.start_id:
+            if btf.base is None:
+                if tid == 0:
+                    raise BtfError("type ID 0 (VOID) has no record")
+                break
+            btf = btf.base
+        return btf.types[tid - btf.start_id]
+
+    def kind(self, tid: int) -> int:
+        if tid == 0:
+            return K.UNKN
+        return (self.type(tid)[1] >> 24) & 0x7F
+
+    def str_at(self, off: int) -> bytes:
+        """The NUL-terminated string at logical offset ``off``."""
+        btf = self
+        while off < btf.start_str_off and btf.base is not None:
+            btf = btf.base
+        local = off - btf.start_str_off
+        strs = btf.strs
+        if local >= len(strs):
+            raise BtfError("string offset %u out of range" % off)
+        return bytes(strs[local : strs.index(0, local)])
+
+    def name(self, tid: int) -> bytes:
+        return b"" if tid == 0 else self.str_at(self.type(tid)[0])
+
+    def iter_own(self) -> Iterator[tuple[int, list[int]]]:
+        """(id, record) for every own type."""
+        return enumerate(self.types, self.start_id)
+
+    def find_by_name_kind_own(self, name: bytes, kind: int) -> int:
+        """Lowest own ID of a ``kind`` type named ``name``, or -1 (libbpf semantics)."""
+        for tid, t in enumerate(self.types, self.start_id):
+            if (t[1] >> 24) & 0x7F == kind and self.str_at(t[0]) == name:
+                return tid
+        return -1
+
+    # ------------------------------------------------------------------ strings
+    def _own_str_index(self) -> dict[bytes, int]:
+        """Whole strings of the own section → first logical offset (built lazily)."""
+        if self._str_index is None:
+            index: dict[bytes, int] = {}
+            off = self.start_str_off
+            data = bytes(self.strs)
+            for s in data.split(b"\0")[:-1] if data else ():
+                index.setdefault(s, off)
+                off += len(s) + 1
+            self._str_index = index
+        return self._str_index
+
+    def find_str(self, s: bytes) -> int:
+        """Offset of ``s`` as a whole string (base chain first), or -1."""
+        if self.base is not None:
+            off = self.base.find_str(s)
+            if off >= 0:
+                return off
+        self._check_modifiable()
+        return self._own_str_index().get(s, -1)
+
+    def add_str(self, s: bytes) -> int:
+        """``btf__add_str``: existing whole-string offset, or append ``s``."""
+        self.make_modifiable()
+        if not s:
+            return 0
+        off = self.find_str(s)
+        if off >= 0:
+            return off
+        off = self.start_str_off + len(self.strs)
+        self.strs += s + b"\0"
+        self._own_str_index()[s] = off
+        return off
+
+    # ------------------------------------------------------------------ modification
+    def _check_modifiable(self) -> None:
+        if self._unmodifiable:
+            raise BtfError("BTF object is not modifiable (non-zero header bytes past 32)")
+        if self.base is not None:
+            self.base._check_modifiable()
+
+    def make_modifiable(self) -> None:
+        """libbpf's conversion on the first modifying call (btf-format.md §8.1)."""
+        if self._modifiable:
+            return
+        self._check_modifiable()
+        self._modifiable = True
+        self._raw = None
+        if (self.base is not None and not self.strs) or (
+            self.base is None and bytes(self.strs) == b"\0"
+        ):
+            self.strs_deduped = True
+
+    def invalidate_str_index(self) -> None:
+        """Call after replacing :attr:`strs` wholesale."""
+        self._str_index = None
+
+    def add_type_words(self, words: list[int]) -> int:
+        """Append a fully formed record; returns its ID."""
+        self.make_modifiable()
+        tid = self.type_cnt
+        if tid > MAX_ID:
+            raise BtfError("too many types")
+        self.types.append(words)
+        return tid
+
+    @staticmethod
+    def _check_ref(ref: int) -> None:
+        if ref < 0 or ref > MAX_ID:
+            raise BtfError("invalid type ID %d" % ref)
+
+    def _named(self, name: bytes) -> int:
+        if not name:
+            raise BtfError("empty name")
+        return self.add_str(name)
+
+    def add_ref(self, kind: int, ref: int, name: bytes = b"", kflag: int = 0) -> int:
+        """PTR/CONST/VOLATILE/RESTRICT (unnamed) and TYPEDEF/TYPE_TAG (named)."""
+        self._check_ref(ref)
+        name_off = self._named(name) if kind in (K.TYPEDEF, K.TYPE_TAG) else 0
+        return self.add_type_words([name_off, K.make_info(kind, 0, kflag), ref])
+
+    def add_ptr(self, ref: int) -> int:
+        return self.add_ref(K.PTR, ref)
+
+    def add_type_attr(self, value: bytes, ref: int) -> int:
+        return self.add_ref(K.TYPE_TAG, ref, value, kflag=1)
+
+    def add_func(self, name: bytes, linkage: int, proto: int) -> int:
+        if linkage not in (0, 1, 2):
+            raise BtfError("invalid linkage %d" % linkage)
+        self._check_ref(proto)
+        return self.add_type_words([self._named(name), K.make_info(K.FUNC, linkage), proto])
+
+    def add_func_proto(self, ret: int) -> int:
+        self._check_ref(ret)
+        return self.add_type_words([0, K.make_info(K.FUNC_PROTO), ret])
+
+    def add_func_param(self, name: bytes, type_id: int) -> None:
+        if not self.types or self.start_id + len(self.types) - 1 < self.start_id:
+            raise BtfError("no FUNC_PROTO to add a parameter to")
+        proto = self.types[-1]
+        if K.kind_of(proto[1]) != K.FUNC_PROTO:
+            raise BtfError("last type is not a FUNC_PROTO")
+        self._check_ref(type_id)
+        name_off = self.add_str(name) if name else 0
+        proto.extend((name_off, type_id))
+        proto[1] += 1
+
+    def add_decl_tag(self, value: bytes, ref: int, component_idx: int, kflag: int = 0) -> int:
+        if component_idx < -1:
+            raise BtfError("invalid component_idx %d" % component_idx)
+        self._check_ref(ref)
+        return self.add_type_words(
+            [self._named(value), K.make_info(K.DECL_TAG, 0, kflag), ref, component_idx & 0xFFFFFFFF]
+        )
+
+    def copy_type(self, src: Btf, t: Sequence[int], str_map: dict[int, int] | None = None) -> int:
+        """``btf__add_type``: copy ``t`` from ``src``, re-adding its strings; IDs kept."""
+        words = list(t)
+        for s in K.str_slots(words):
+            off = words[s]
+            if off:
+                if str_map is not None and off in str_map:
+                    words[s] = str_map[off]
+                else:
+                    new = self.add_str(src.str_at(off))
+                    if str_map is not None:
+                        str_map[off] = new
+                    words[s] = new
+        return self.add_type_words(words)
+
+    # ------------------------------------------------------------------ output
+    def raw_data(self) -> bytes:
+        """``btf__raw_data``: the serialised object (btf-format.md §8.3)."""
+        if self._raw is not None and self.order == HOST_ORDER:
+            return self._raw
+        words = array("I")
+        for t in self.types:
+            words.extend(t)
+        if self.order != HOST_ORDER:
+            words.byteswap()
+        type_bytes = words.tobytes()
+        type_len = len(type_bytes)
+        layout_len = len(self.layout)
+        if layout_len:
+            layout_off = type_len
+            str_off = type_len + layout_len
+        else:
+            layout_off = self.layout_off
+            str_off = type_len
+        hdr = struct.pack(
+            self.order + "HBBI6I",
+            K.BTF_MAGIC, self.version, self.flags, self.hdr_len,
+            0, type_len, str_off, len(self.strs), layout_off, layout_len,
+        )
+        hdr = hdr[: min(self.hdr_len, 32)].ljust(self.hdr_len, b"\0")
+        return b"".join((hdr, type_bytes, self.layout, bytes(self.strs)))
+
+    # ------------------------------------------------------------------ helpers
+    def names_of(self, ids: Iterable[int]) -> list[bytes]:
+        return [self.name(i) for i in ids]
+
+    def __repr__(self) -> str:
+        kind = "split" if self.base is not None else "standalone"
+        return (
+            f"<Btf {kind} {self.order} start_id={self.start_id} "
+            f"types={len(self.types)} str_len={len(self.strs)}>"
+        )

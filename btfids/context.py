@@ -1,0 +1,79 @@
+"""The run context the host builds and hands to every pass.
+
+Data flows one way: the host fills ``elf``/``ids``/``btf``/``base`` from the inputs,
+passes read and transform ``btf`` (and share products such as ``kfuncs``), then the host
+resolves ``.BTF_ids`` against the final BTF and writes the outputs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .btf import Btf
+    from .symbols import BtfIdSymbols
+
+
+class Log:
+    """Upstream-style diagnostics on stderr: info/warn always, debug at -v, debug2 at -vv.
+
+    ``warn`` counts warnings (the ``--fatal_warnings`` rule uses the count).
+    """
+
+    def __init__(self, verbose: int = 0, stream: TextIO | None = None) -> None:
+        self.verbose = verbose
+        self.stream = stream if stream is not None else sys.stderr
+        self.warnings = 0
+        self.warning_lines: list[str] = []
+
+    def info(self, msg: str) -> None:
+        self.stream.write(msg + "\n")
+
+    def warn(self, msg: str) -> None:
+        self.warnings += 1
+        self.warning_lines.append(msg)
+        self.stream.write(msg + "\n")
+
+    def debug(self, msg: str) -> None:
+        if self.verbose >= 1:
+            self.stream.write(msg + "\n")
+
+    def debug2(self, msg: str) -> None:
+        if self.verbose >= 2:
+            self.stream.write(msg + "\n")
+
+
+@dataclass
+class Kfunc:
+    """A kfunc found in a ``BTF_KFUNCS`` set8: its name, own FUNC ID and flags word."""
+
+    name: bytes
+    func_id: int
+    flags: int
+
+
+@dataclass
+class Context:
+    """Everything a pass may read or change during one run."""
+
+    elf_path: str
+    log: Log
+    btf: Btf
+    base: Btf | None = None
+    #: ``.BTF_ids`` symbols + address index + unpatched section words; None if the ELF
+    #: has no ``.BTF_ids`` section or no symbol table.
+    ids: BtfIdSymbols | None = None
+    #: set by the distill pass: the new base that ``btf`` is now split on.
+    distilled_base: Btf | None = None
+    #: run options from the command line (``distill_base``, ``fatal_warnings``...).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: products shared between passes (the design's "share through the context").
+    kfuncs: list[Kfunc] = field(default_factory=list)
+    decl_tags: list[int] = field(default_factory=list)
+    #: free-form per-pass figures for the JSON report (pass name → key → value).
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def stat(self, pass_name: str, key: str, value: Any) -> None:
+        self.stats.setdefault(pass_name, {})[key] = value

@@ -1,0 +1,103 @@
+"""The plugin contract: every btfids hook, documented where it is declared.
+
+A plugin is any module or object registered under the entry-point group ``btfids``
+(built-in passes register the same way). It implements some of the hooks below with
+``@btfids.hookimpl``. The central one is :func:`btfids_register_passes`: a plugin
+*describes* its passes there, and the host runs them in the order the TOML config gives.
+
+Lifecycle of one run, in order::
+
+    btfids_register_passes   (once per process: collect PassSpecs)
+    btfids_loaded            ELF, .BTF_ids symbols, address index and BTF are loaded
+    for each pass in config order (kfunc-scope passes grouped per kfunc):
+        btfids_before_pass
+        PassSpec.run(...)
+        btfids_after_pass
+    btfids_finalized         all passes ran; next: resolve .BTF_ids against ctx.btf
+    btfids_outputs_written   side files (or the ELF) written
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .context import Context, Kfunc
+
+PROJECT = "btfids"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: ``run(ctx, options)`` for scope ``"btf"``.
+BtfPassFn = Callable[["Context", Mapping[str, Any]], None]
+#: ``run(ctx, options, kfunc)`` for scope ``"kfunc"``.
+KfuncPassFn = Callable[["Context", Mapping[str, Any], "Kfunc"], None]
+
+
+@dataclass(frozen=True)
+class PassSpec:
+    """Describes one pass. The host validates configs against these and runs them.
+
+    ``scope``: ``"btf"`` passes run once. ``"kfunc"`` passes run once per discovered kfunc,
+    in ascending FUNC ID; consecutive kfunc-scope passes in the configured order form one
+    group, so for each kfunc every pass of the group runs before the next kfunc starts
+    (this is the upstream append order and therefore decides output bytes).
+
+    ``needs``: passes that must be enabled and ordered earlier.
+    ``options``: option name → default value; the config may override them
+    (``[passes.<name>]`` table), and their types are checked against the defaults.
+    """
+
+    name: str
+    summary: str
+    run: BtfPassFn | KfuncPassFn
+    scope: Literal["btf", "kfunc"] = "btf"
+    needs: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@hookspec
+def btfids_register_passes() -> list[PassSpec]:
+    """Return the passes this plugin provides (may be empty).
+
+    Called once per process; results of all plugins are concatenated. Pass names must
+    be unique across plugins; a clash is a configuration error naming both plugins.
+    """
+
+
+@hookspec
+def btfids_loaded(ctx: Context) -> None:
+    """ELF, ``.BTF_ids`` symbols, the address index and the BTF are loaded.
+
+    ``ctx.btf`` is the target BTF (split over ``ctx.base`` for modules). Passes have not
+    run yet. Plugins may inspect or record; they should not modify the BTF here.
+    """
+
+
+@hookspec
+def btfids_before_pass(ctx: Context, spec: PassSpec) -> None:
+    """Called before pass ``spec`` runs (once per pass, not per kfunc)."""
+
+
+@hookspec
+def btfids_after_pass(ctx: Context, spec: PassSpec, seconds: float) -> None:
+    """Called after pass ``spec`` completed; ``seconds`` is its wall time."""
+
+
+@hookspec
+def btfids_finalized(ctx: Context) -> None:
+    """Every configured pass ran; ``ctx.btf`` is final.
+
+    Next the host resolves ``.BTF_ids`` against ``ctx.btf`` (and ``ctx.base``) and writes
+    the outputs. A plugin may run checks here; raising aborts the run before anything
+    is written.
+    """
+
+
+@hookspec
+def btfids_outputs_written(ctx: Context, outputs: list[str]) -> None:
+    """All outputs were written; ``outputs`` lists the paths in write order."""
