@@ -1,0 +1,30 @@
+"""Shared fixtures: the real Debian kernel corpus and the golden data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("BTFIDS_SHARED", ROOT.parent / "shared"))
+GOLDEN = SHARED / "golden"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """Path of the Debian kernel corpus (vmlinux, modules/, btf-vmlinux), fetched once."""
+    fetch = SHARED / "corpus" / "fetch"
+    out = subprocess.run([str(fetch)], check=True, capture_output=True, text=True)
+    path = Path(out.stdout.strip().splitlines()[-1])
+    assert (path / "vmlinux").is_file(), f"corpus at {path} has no vmlinux"
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden() -> Path:
+    """The reference C tool's outputs and digests (shared/golden)."""
+    assert GOLDEN.is_dir(), f"golden data missing at {GOLDEN}"
+    return GOLDEN
