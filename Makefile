@@ -1,0 +1,41 @@
+# Developer entry points. `make demo` and `make test` are the README's quick start.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint sweep bench e2e clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Editable install with the test tools; re-run when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+	@bash scripts/system-deps
+
+# Fetch the Debian kernel corpus and run the full newest pipeline on its vmlinux,
+# comparing every output with the reference C tool's digests.
+demo: setup
+	$(BIN)/python scripts/demo.py
+
+lint: setup
+	$(BIN)/ruff check btfids plugins tests bench scripts
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+sweep: setup
+	$(BIN)/python -m pytest -q -m sweep $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

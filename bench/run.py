@@ -1,0 +1,142 @@
+"""Benchmark btfids against the reference C tool's figures (shared/golden/README.md).
+
+Every figure is a whole-process wall time (start-up included), measured side by side
+with the C tool's published numbers on this machine kind, and printed as a ratio.
+
+    python bench/run.py            # quick set (start-up, vmlinux x2, two modules)
+    python bench/run.py --all      # plus every module, one process each (slow)
+    python bench/run.py --json F   # also write the figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import GOLDEN, corpus_path, preresolve_copy  # noqa: E402
+
+BIN = Path(sys.executable).parent
+RESOLVE = str(BIN / "resolve_btfids")
+
+# Reference figures of the C tools (shared/golden/README.md), seconds / MiB.
+C_FIGURES = {
+    "vmlinux classic (linux-6.12)": (0.033, 21.4),
+    "vmlinux newest pipeline": (0.174, 27.6),
+    "module with .BTF_ids, classic (nf_conntrack)": (0.0145, 11.6),
+    "module without .BTF_ids, classic (early exit)": (0.0017, None),
+}
+
+
+def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Wall seconds, max RSS (MiB) and exit status of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def measure(argv: list[str], repeat: int, setup=None) -> tuple[float, float]:
+    walls, rss = [], 0.0
+    for _ in range(repeat):
+        if setup:
+            setup()
+        wall, peak, code = run_once(argv)
+        if code != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} exited {code}")
+        walls.append(wall)
+        rss = max(rss, peak)
+    return statistics.mean(walls), rss
+
+
+def c_module_times() -> dict[str, float]:
+    """C newest wall time per module (plain mode), from SHA256SUMS.tsv."""
+    times: dict[str, float] = {}
+    with (GOLDEN / "newest" / "SHA256SUMS.tsv").open() as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["mode"] == "plain" and row["output"] == "BTF":
+                times[row["module"]] = int(row["c_wall_us"]) / 1e6
+    return times
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--all", action="store_true", help="every module, one process each")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    corpus = corpus_path()
+    base = str(corpus / "btf-vmlinux")
+    rows: list[tuple[str, float, float, float | None, float | None]] = []
+
+    def add(name: str, wall: float, rss: float, c: tuple[float | None, float | None]) -> None:
+        rows.append((name, wall, rss, c[0], c[1]))
+        ratio = f"{wall / c[0]:6.2f}x" if c[0] else "      "
+        print(f"{name:48s} {wall * 1000:9.1f} ms {rss:7.1f} MiB  C {((c[0] or 0) * 1000):8.1f} ms {ratio}",
+              flush=True)
+
+    py = sys.executable
+    add("interpreter start (python -c pass)", *measure([py, "-c", "pass"], args.repeat), (None, None))
+    add("start-up: resolve_btfids --help", *measure_help(), (None, None))
+
+    with tempfile.TemporaryDirectory(dir=Path.home() / ".cache") as tmp:
+        work = Path(tmp)
+        vml = preresolve_copy(corpus / "vmlinux", "vmlinux", work / "v")
+        pre = (GOLDEN / "classic" / "vmlinux.BTF_ids.pre").read_bytes()
+        from corpus import write_preresolve
+
+        add("vmlinux classic (linux-6.12)",
+            *measure([RESOLVE, "--config", "linux-6.12", str(vml)], args.repeat,
+                     setup=lambda: write_preresolve(vml, pre)),
+            C_FIGURES["vmlinux classic (linux-6.12)"])
+        add("vmlinux newest pipeline",
+            *measure([RESOLVE, str(vml)], args.repeat, setup=lambda: write_preresolve(vml, pre)),
+            C_FIGURES["vmlinux newest pipeline"])
+
+        ctimes = c_module_times()
+        for rel in ("net/netfilter/nf_conntrack.ko", "lib/crc7.ko"):
+            mod = preresolve_copy(corpus / "modules" / rel, rel, work / "m")
+            add(f"module newest: {rel}",
+                *measure([RESOLVE, "-b", base, str(mod)], args.repeat), (ctimes.get(rel), None))
+        if args.all:
+            total_py = total_c = 0.0
+            mods = sorted(ctimes)
+            for rel in mods:
+                mod = preresolve_copy(corpus / "modules" / rel, rel, work / "all")
+                wall, _, code = run_once([RESOLVE, "-b", base, str(mod)])
+                if code:
+                    print(f"  {rel}: exit {code}")
+                total_py += wall
+                total_c += ctimes[rel]
+                for p in mod.parent.glob(mod.name + "*"):
+                    p.unlink()
+            add(f"all {len(mods)} modules, one process each", total_py, 0.0, (total_c, None))
+    if args.json:
+        args.json.write_text(json.dumps(
+            [dict(zip(("name", "wall_s", "rss_mib", "c_wall_s", "c_rss_mib"), r)) for r in rows],
+            indent=2))
+    return 0
+
+
+def measure_help() -> tuple[float, float]:
+    walls, rss = [], 0.0
+    for _ in range(5):
+        wall, peak, _ = run_once([RESOLVE, "--help"])
+        walls.append(wall)
+        rss = max(rss, peak)
+    return statistics.mean(walls), rss
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
