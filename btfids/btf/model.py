@@ -54,6 +54,7 @@ class Btf:
         self.strs_deduped = False
         self._modifiable = False
         self._str_index: dict[bytes, int] | None = None
+        self._str_by_off: dict[int, bytes] | None = None
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -242,6 +243,28 @@ class Btf:
             raise BtfError("string offset %u out of range" % off)
         return bytes(strs[local : strs.index(0, local)])
 
+    def strings_by_offset(self) -> dict[int, bytes]:
+        """Own whole strings keyed by logical offset (built lazily, kept current by
+        :meth:`add_str`). Offsets into the middle of a string are not keys: use
+        :meth:`str_at_fast`."""
+        if self._str_by_off is None:
+            table: dict[int, bytes] = {}
+            off = self.start_str_off
+            data = bytes(self.strs)
+            for s in data.split(b"\0")[:-1] if data else ():
+                table[off] = s
+                off += len(s) + 1
+            self._str_by_off = table
+        return self._str_by_off
+
+    def str_at_fast(self, off: int) -> bytes:
+        """:meth:`str_at` through the per-level offset tables."""
+        btf = self
+        while off < btf.start_str_off and btf.base is not None:
+            btf = btf.base
+        s = btf.strings_by_offset().get(off)
+        return s if s is not None else btf.str_at(off)
+
     def name(self, tid: int) -> bytes:
         return b"" if tid == 0 else self.str_at(self.type(tid)[0])
 
@@ -289,6 +312,8 @@ class Btf:
         off = self.start_str_off + len(self.strs)
         self.strs += s + b"\0"
         self._own_str_index()[s] = off
+        if self._str_by_off is not None:
+            self._str_by_off[off] = s
         return off
 
     # ------------------------------------------------------------------ modification
@@ -313,6 +338,7 @@ class Btf:
     def invalidate_str_index(self) -> None:
         """Call after replacing :attr:`strs` wholesale."""
         self._str_index = None
+        self._str_by_off = None
 
     def add_type_words(self, words: list[int]) -> int:
         """Append a fully formed record; returns its ID."""

@@ -1,0 +1,60 @@
+"""Reading BTF from a file: raw BTF (detected by magic) or the ``.BTF`` section of an ELF,
+with ``.BTF.base`` handling (spec btf-format.md §7)."""
+
+from __future__ import annotations
+
+import struct
+
+from .btf import Btf, BtfError
+from .elf import SHT_PROGBITS, ElfError, open_elf
+
+
+class BtfLoadError(Exception):
+    """The BTF of a file could not be loaded; ``str()`` is the detail."""
+
+
+def _is_btf_magic(head: bytes) -> bool:
+    return len(head) >= 2 and struct.unpack("<H", head[:2])[0] in (0xEB9F, 0x9FEB)
+
+
+def load_btf(path: str, base: Btf | None = None) -> Btf:
+    """``btf__parse_split(path, base)``: raw BTF, or an ELF's ``.BTF`` (split on its own
+    ``.BTF.base`` if it has one, relocated onto ``base`` when one is also given)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            if len(head) < 2:
+                raise BtfLoadError("Input/output error (file shorter than 2 bytes)")
+            if _is_btf_magic(head):
+                return Btf.parse(head + f.read(), base)
+    except OSError as exc:
+        raise BtfLoadError(exc.strerror or str(exc)) from exc
+    except BtfError as exc:
+        raise BtfLoadError(str(exc)) from exc
+    try:
+        with open_elf(path) as elf:
+            btf_sec = elf.last_section(b".BTF")
+            dist_sec = elf.last_section(b".BTF.base")
+            for sec in (btf_sec, dist_sec, elf.last_section(b".BTF.ext")):
+                if sec is not None and sec.type != SHT_PROGBITS:
+                    raise BtfLoadError(
+                        f"unexpected section type ({sec.type}) of section '{sec.name.decode()}'"
+                    )
+            if btf_sec is None:
+                raise BtfLoadError("failed to find '.BTF' ELF section")
+            btf_data = elf.data(btf_sec)
+            dist_data = elf.data(dist_sec) if dist_sec is not None else None
+    except ElfError as exc:
+        raise BtfLoadError(str(exc)) from exc
+    try:
+        if dist_data is None:
+            return Btf.parse(btf_data, base)
+        distilled = Btf.parse(dist_data)
+        split = Btf.parse(btf_data, distilled)
+        if base is None:
+            return split
+        from .btf.relocate import relocate  # type: ignore[import-not-found, unused-ignore]
+
+        return relocate(split, base)  # type: ignore[no-any-return, unused-ignore]
+    except BtfError as exc:
+        raise BtfLoadError(str(exc)) from exc

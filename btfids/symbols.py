@@ -1,0 +1,282 @@
+"""``.BTF_ids`` symbols: collection, the address index, ID resolution, patching, set sorting.
+
+Spec: resolve.md §3–§7. Names are bytes. Every "for each node" walk is in descending
+byte order, because upstream's tree comparator is inverted.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .btf import kinds as K
+
+if TYPE_CHECKING:
+    from .btf import Btf
+    from .context import Log
+    from .elf import ElfImage
+
+PREFIX = b"__BTF_ID__"
+ADDR_CNT = 100
+KSYM_NAME_LEN = 512
+_HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
+
+# Kind words in upstream's prefix-match order (set8 before set).
+_KIND_WORDS = (b"struct", b"union", b"typedef", b"func", b"set8", b"set")
+_TABLE_OF_BTF_KIND = {K.FUNC: "func", K.STRUCT: "struct", K.UNION: "union", K.TYPEDEF: "typedef"}
+
+
+class SymbolError(Exception):
+    """A fatal symbol-collection or patching problem; ``str()`` is the whole line."""
+
+
+def _s(name: bytes) -> str:
+    return name.decode("latin-1")
+
+
+@dataclass
+class IdNode:
+    """One name of one table, with the addresses of every symbol naming it."""
+
+    name: bytes
+    kind: str
+    addrs: list[int] = field(default_factory=list)
+    id: int = 0
+    cnt: int = 0
+
+
+@dataclass
+class BtfIdsSection:
+    """The ``.BTF_ids`` section: location and its UNPATCHED words as host integers."""
+
+    index: int
+    addr: int
+    size: int
+    order: str
+    words: list[int]
+    tail: bytes
+
+    def word_at(self, addr: int) -> int:
+        return self.words[(addr - self.addr) // 4]
+
+    @classmethod
+    def decode(cls, index: int, addr: int, data: bytes, order: str) -> BtfIdsSection:
+        n = len(data) // 4
+        words = array("I")
+        words.frombytes(data[: n * 4])
+        if order != _HOST:
+            words.byteswap()
+        return cls(index, addr, len(data), order, words.tolist(), data[n * 4 :])
+
+    def encode(self, words: list[int]) -> bytes:
+        arr = array("I", words)
+        if self.order != _HOST:
+            arr.byteswap()
+        return arr.tobytes() + self.tail
+
+
+class BtfIdSymbols:
+    """The five name-keyed tables, per-kind symbol counters and the address index."""
+
+    def __init__(self, section: BtfIdsSection) -> None:
+        self.section = section
+        self.structs: dict[bytes, IdNode] = {}
+        self.unions: dict[bytes, IdNode] = {}
+        self.typedefs: dict[bytes, IdNode] = {}
+        self.funcs: dict[bytes, IdNode] = {}
+        self.sets: dict[bytes, IdNode] = {}
+        self.nr: dict[str, int] = {"struct": 0, "union": 0, "typedef": 0, "func": 0}
+        self._index_addrs: list[int] = []
+        self._index_names: list[bytes] = []
+
+    def table(self, kind: str) -> dict[bytes, IdNode]:
+        return {
+            "struct": self.structs, "union": self.unions, "typedef": self.typedefs,
+            "func": self.funcs, "set": self.sets, "set8": self.sets,
+        }[kind]
+
+    @staticmethod
+    def descending(table: dict[bytes, IdNode]) -> list[IdNode]:
+        """Nodes in upstream's walk order (descending ``strcmp``)."""
+        return [table[k] for k in sorted(table, reverse=True)]
+
+    def name_at(self, addr: int) -> bytes | None:
+        """The address index: parsed name of the symbol at exactly ``addr``; the first in
+        symbol-table order when several share it (Decision D8)."""
+        i = bisect_left(self._index_addrs, addr)
+        if i < len(self._index_addrs) and self._index_addrs[i] == addr:
+            return self._index_names[i]
+        return None
+
+    def _build_index(self, entries: list[tuple[int, bytes]]) -> None:
+        entries.sort(key=lambda e: e[0])  # stable: symbol-table order among equals
+        self._index_addrs = [a for a, _ in entries]
+        self._index_names = [n for _, n in entries]
+
+
+def _parse_name(p: bytes, word: bytes, ksym_name_len: int | None) -> bytes:
+    r = p[len(word) :]
+    if len(r) <= 2 or (ksym_name_len is not None and len(r) - 2 >= ksym_name_len):
+        raise SymbolError(f"FAILED to parse symbol name: {_s(p)}")
+    s = r[2:]
+    i = s.rfind(b"_")
+    if i <= 0 or s[i - 1] != 0x5F:
+        raise SymbolError(f"FAILED to parse symbol name: {_s(p)}")
+    return s[: i - 1]
+
+
+def collect_symbols(
+    elf: ElfImage, log: Log, *, ksym_name_len: int | None = KSYM_NAME_LEN
+) -> BtfIdSymbols | None:
+    """Collect ``__BTF_ID__*`` symbols (resolve.md §4) and build the address index (§5).
+
+    Returns None when the ELF has no ``.BTF_ids`` section or no symbol table.
+    """
+    sec = elf.last_section(b".BTF_ids")
+    symtab = elf.symtab()
+    if sec is None or symtab is None:
+        log.debug("Cannot find .BTF_ids or symbols sections, skip symbols resolution")
+        return None
+    if elf.order != _HOST:
+        log.debug("bswap_32 .BTF_ids data from target to host endianness")
+    syms = BtfIdSymbols(BtfIdsSection.decode(sec.index, sec.addr, elf.data(sec), elf.order))
+    index: list[tuple[int, bytes]] = []
+    for sym in elf.symbols_with_prefix(symtab, PREFIX, sec.index):
+        p = sym.name[len(PREFIX) :]
+        for word in _KIND_WORDS:
+            if p.startswith(word):
+                break
+        else:
+            raise SymbolError(f"FAILED unsupported prefix {_s(p)}")
+        kind = word.decode()
+        if kind in ("set", "set8"):
+            name = p[len(word) + 2 :]  # skips "set8__" / "set__" unchecked
+            if not name:
+                raise SymbolError(f"FAILED to parse set name: {_s(p)}")
+            if name in syms.sets:
+                raise SymbolError(f"FAILED: duplicate set name {_s(name)}")
+            unit = 8 if kind == "set8" else 4
+            if sym.size == 0 or sym.size % unit:
+                raise SymbolError(f"FAILED: bad size {sym.size} for set {_s(name)}")
+            node = IdNode(name, kind, cnt=sym.size // unit - 1)
+            syms.sets[name] = node
+            log.debug(f"adding symbol {_s(name)}")
+        else:
+            name = _parse_name(p, word, ksym_name_len)
+            table = syms.table(kind)
+            node = table.get(name)  # type: ignore[assignment]
+            if node is None:
+                node = table[name] = IdNode(name, kind)
+                log.debug(f"adding symbol {_s(name)}")
+            syms.nr[kind] += 1
+        if len(node.addrs) >= ADDR_CNT:
+            raise SymbolError(f"FAILED symbol {_s(name)} crossed the number of allowed lists")
+        node.addrs.append(sym.value)
+        index.append((sym.value, name))
+    syms._build_index(index)
+    return syms
+
+
+def _all_types(btf: Btf) -> list[list[list[int]]]:
+    chain = []
+    level: Btf | None = btf
+    while level is not None:
+        chain.append(level.types)
+        level = level.base
+    return chain[::-1]
+
+
+def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool = True) -> None:
+    """Give every struct/union/typedef/func node its BTF ID (resolve.md §6): first match by
+    ascending ID over the whole BTF, base included, with upstream's counter rule."""
+    tables = {
+        K.FUNC: syms.funcs, K.STRUCT: syms.structs, K.UNION: syms.unions,
+        K.TYPEDEF: syms.typedefs,
+    }
+    nr = {k: syms.nr[_TABLE_OF_BTF_KIND[k]] for k in tables}
+    if not any(tables.values()):
+        return
+    str_at = btf.str_at_fast
+    tid = 0
+    for types in _all_types(btf):
+        for t in types:
+            tid += 1
+            kind = (t[1] >> 24) & 0x7F
+            if not nr.get(kind):
+                continue
+            node = tables[kind].get(str_at(t[0]))
+            if node is None:
+                continue
+            if node.id == 0:
+                node.id = tid
+                nr[kind] -= 1
+            else:
+                msg = (
+                    f"WARN: multiple IDs found for '{_s(node.name)}': {node.id}, {tid}"
+                    f" - using {node.id}"
+                )
+                if count_warnings:
+                    log.warn(msg)
+                else:
+                    log.info(msg)
+
+
+def patch_words(
+    syms: BtfIdSymbols, words: list[int], log: Log, *, count_warnings: bool = True
+) -> None:
+    """Write IDs and set counts into ``words`` (resolve.md §7 step 1)."""
+    sec = syms.section
+    for table in (syms.structs, syms.unions, syms.typedefs, syms.funcs, syms.sets):
+        for node in BtfIdSymbols.descending(table):
+            is_set = node.kind in ("set", "set8")
+            if not is_set and node.id == 0:
+                msg = f"WARN: resolve_btfids: unresolved symbol {_s(node.name)}"
+                if count_warnings:
+                    log.warn(msg)
+                else:
+                    log.info(msg)
+            value = node.cnt if is_set else node.id
+            for addr in node.addrs:
+                off = (addr - sec.addr) & 0xFFFFFFFFFFFFFFFF
+                log.debug(f"patching addr {off:5d}: ID {value:7d} [{_s(node.name)}]")
+                if off >= sec.size or off // 4 >= len(words):
+                    raise SymbolError(f"FAILED patching index {off} out of bounds {sec.size}")
+                words[off // 4] = value
+
+
+def sort_sets(syms: BtfIdSymbols, words: list[int], log: Log) -> list[IdNode]:
+    """Sort every set's IDs (set8: pairs by ID, flags moving along), stably
+    (resolve.md §7 step 2). Returns the set8 nodes in the order they were sorted."""
+    sec = syms.section
+    done = []
+    for node in BtfIdSymbols.descending(syms.sets):
+        if len(node.addrs) != 1:
+            raise SymbolError(f"FAILED malformed data for set '{_s(node.name)}'")
+        off = (node.addrs[0] - sec.addr) & 0xFFFFFFFFFFFFFFFF
+        base = off // 4
+        if node.kind == "set":
+            lo, hi = base + 1, base + 1 + node.cnt
+            if hi > len(words):
+                raise SymbolError(f"FAILED malformed data for set '{_s(node.name)}'")
+            words[lo:hi] = sorted(words[lo:hi])
+        else:
+            lo, hi = base + 2, base + 2 + 2 * node.cnt
+            if hi > len(words):
+                raise SymbolError(f"FAILED malformed data for set '{_s(node.name)}'")
+            pairs = sorted(zip(words[lo:hi:2], words[lo + 1 : hi : 2], strict=True),
+                           key=lambda p: p[0])
+            words[lo:hi] = [w for pair in pairs for w in pair]
+            done.append(node)
+        log.debug(f"sorting  addr {off:5d}: cnt {node.cnt:6d} [{_s(node.name)}]")
+    return done
+
+
+def patch_section(syms: BtfIdSymbols, log: Log) -> bytes:
+    """The patched ``.BTF_ids`` bytes in the ELF's byte order (newest semantics)."""
+    words = list(syms.section.words)
+    patch_words(syms, words, log)
+    sort_sets(syms, words, log)
+    return syms.section.encode(words)
