@@ -1,0 +1,418 @@
+"""The host: build the context, run the configured passes, resolve ``.BTF_ids``, write.
+
+The host never names a specific pass: it runs whatever the checked
+:class:`~btfids.config.Pipeline` lists, in order. Consecutive ``kfunc``-scope passes form
+one group that runs per kfunc in ascending FUNC ID (every pass of the group for one
+kfunc before the next kfunc). Outputs are written atomically and all together: every
+file goes to a temporary name first, and only when all are complete are they renamed
+to ``<ELF>.BTF_ids``, ``<ELF>.BTF``, ``<ELF>.BTF.base`` in that order, so a failed run
+leaves no new or partial files (stale ones from earlier runs stay, as upstream).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .btf.model import HOST_ORDER
+from .context import Context, Log
+from .errors import BtfidsError, PathTooLongError, PluginError
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .btf import Btf
+    from .config import Config, Pipeline, Step
+    from .plugins import PassInfo
+    from .report import Report
+
+PATH_MAX = 4096
+SUFFIX_IDS = ".BTF_ids"
+SUFFIX_BTF = ".BTF"
+SUFFIX_BASE = ".BTF.base"
+_DECL_TAG = 17
+
+
+@dataclass
+class RunOptions:
+    """The command-line inputs of one main-mode run."""
+
+    elf: str
+    btf: str | None = None
+    btf_base: str | None = None
+    distill_base: bool = False
+    fatal_warnings: bool = False
+    verbose: int = 0
+
+    def as_context_options(self) -> dict[str, Any]:
+        return {
+            "btf": self.btf,
+            "btf_base": self.btf_base,
+            "distill_base": self.distill_base,
+            "fatal_warnings": self.fatal_warnings,
+            "verbose": self.verbose,
+        }
+
+
+@dataclass
+class RunResult:
+    """What a successful (possibly warning) run did."""
+
+    exit_code: int
+    outputs: list[str] = field(default_factory=list)
+    ctx: Context | None = None
+
+
+# ------------------------------------------------------------------ pipeline set-up
+def registry(pm: pluggy.PluginManager | None = None) -> dict[str, PassInfo]:
+    """All registered passes (entry points + ``$BTFIDS_PLUGINS``)."""
+    from . import plugins
+
+    return plugins.collect_passes(pm or plugins.get_manager())
+
+
+def prepare(
+    config: str | Config | None = None,
+    *,
+    enable: Sequence[str] = (),
+    disable: Sequence[str] = (),
+    pm: pluggy.PluginManager | None = None,
+) -> Pipeline:
+    """Load the config (discovery rules of :mod:`btfids.config`) and check it against
+    the registered passes and ``--enable``/``--disable``. Touches no output file."""
+    from . import config as cfgmod
+
+    cfg = config if isinstance(config, cfgmod.Config) else cfgmod.load_config(config)
+    if cfg.mode == "in-place-6.12" and not cfg.pipeline and not cfg.passes and not enable:
+        # The 6.12 flow runs no passes: skip loading plugins (lean start-up).
+        if disable:
+            cfgmod.build_pipeline(cfg, registry(pm), disable=disable)
+        return cfgmod.Pipeline(cfg, [], cfg.mode, dict(cfg.compat))
+    return cfgmod.build_pipeline(cfg, registry(pm), enable=enable, disable=disable)
+
+
+# ------------------------------------------------------------------ main entry
+def run(
+    pipe: Pipeline,
+    opts: RunOptions,
+    *,
+    pm: pluggy.PluginManager | None = None,
+    log: Log | None = None,
+    report: Report | None = None,
+) -> RunResult:
+    """Run one ELF through ``pipe``. Raises :class:`BtfidsError` on failure (nothing
+    written); returns the exit status otherwise (255 for ``--fatal_warnings``)."""
+    log = log or Log(opts.verbose)
+    if report is not None:
+        report.set_input(
+            elf=opts.elf, btf=opts.btf, btf_base=opts.btf_base,
+            distill_base=opts.distill_base, fatal_warnings=opts.fatal_warnings,
+        )
+        report.set_pipeline(pipe)
+    if pipe.mode == "in-place-6.12":
+        return _run_legacy(opts, log, report)
+    if pm is None:
+        from . import plugins
+
+        pm = plugins.get_manager()
+    return _Runner(pipe, opts, pm, log, report).run()
+
+
+def _run_legacy(opts: RunOptions, log: Log, report: Report | None) -> RunResult:
+    from . import legacy
+
+    t0 = time.perf_counter()
+    legacy.run_in_place(opts.elf, btf_path=opts.btf, base_path=opts.btf_base, log=log)
+    if report is not None:
+        report.phase("total", time.perf_counter() - t0)
+        report.data["warnings"] = list(log.warning_lines)
+    return RunResult(0, [opts.elf])
+
+
+class _Runner:
+    def __init__(
+        self,
+        pipe: Pipeline,
+        opts: RunOptions,
+        pm: pluggy.PluginManager,
+        log: Log,
+        report: Report | None,
+    ) -> None:
+        self.pipe = pipe
+        self.opts = opts
+        self.pm = pm
+        self.log = log
+        self.report = report
+
+    def phase(self, name: str, t0: float) -> float:
+        now = time.perf_counter()
+        if self.report is not None:
+            self.report.phase(name, now - t0)
+        return now
+
+    def hook(self, name: str, **kwargs: Any) -> None:
+        from .plugins import call_hook
+
+        call_hook(self.pm, name, **kwargs)
+
+    def run(self) -> RunResult:
+        from . import symbols
+
+        opts, log = self.opts, self.log
+        start = t0 = time.perf_counter()
+        ids = load_symbols(opts.elf, log)
+        t0 = self.phase("load_elf", t0)
+        base, btf = load_inputs(opts, log)
+        t0 = self.phase("load_btf", t0)
+        ctx = Context(
+            elf_path=opts.elf, log=log, btf=btf, base=base, ids=ids,
+            options=opts.as_context_options(),
+        )
+        ctx.options["compat"] = dict(self.pipe.compat)
+        self.hook("btfids_loaded", ctx=ctx)
+        self.run_passes(ctx)
+        self.hook("btfids_finalized", ctx=ctx)
+        t0 = self.phase("passes", t0)
+
+        files: list[tuple[str, bytes]] = []
+        if ctx.ids is not None:
+            try:
+                symbols.resolve_ids(ctx.ids, ctx.btf, log)
+                blob = symbols.patch_section(ctx.ids, log)
+            except symbols.SymbolError as exc:
+                raise BtfidsError(str(exc)) from exc
+            if blob:
+                if ctx.ids.section.order != HOST_ORDER:
+                    log.debug("bswap_32 .BTF_ids data from host to target endianness")
+                files.append((opts.elf + SUFFIX_IDS, blob))
+            else:
+                # upstream still builds (and length-checks) the name first
+                check_output_paths([opts.elf + SUFFIX_IDS])
+                log.debug(f"{opts.elf} has no BTF_ids data to dump")
+        t0 = self.phase("resolve", t0)
+        files.append((opts.elf + SUFFIX_BTF, _raw(ctx.btf)))
+        if ctx.base is not None and opts.distill_base and ctx.distilled_base is not None:
+            files.append((opts.elf + SUFFIX_BASE, _raw(ctx.distilled_base)))
+        written = write_outputs(files, log)
+        t0 = self.phase("write", t0)
+        if self.report is not None:
+            for path, data in files:
+                self.report.add_output(path, data)
+            self.report.set_context(ctx)
+            self.report.phase("total", t0 - start)
+        self.hook("btfids_outputs_written", ctx=ctx, outputs=written)
+        code = 0
+        if opts.fatal_warnings and log.warnings and not self.pipe.compat.get(
+            "fatal_warnings_noop"
+        ):
+            log.debug(f"--fatal_warnings: {log.warnings} warning(s), exit status 255")
+            code = 255
+        return RunResult(code, written, ctx)
+
+    # -------------------------------------------------------------- passes
+    def run_passes(self, ctx: Context) -> None:
+        steps = self.pipe.enabled()
+        i = 0
+        while i < len(steps):
+            if steps[i].info.spec.scope != "kfunc":
+                self.run_btf_pass(ctx, steps[i])
+                i += 1
+                continue
+            j = i
+            while j < len(steps) and steps[j].info.spec.scope == "kfunc":
+                j += 1
+            self.run_kfunc_group(ctx, steps[i:j])
+            i = j
+
+    def run_btf_pass(self, ctx: Context, step: Step) -> None:
+        self.hook("btfids_before_pass", ctx=ctx, spec=step.info.spec)
+        acc = _Acc(ctx)
+        t = time.perf_counter()
+        self.call(step, ctx, None, acc)
+        secs = time.perf_counter() - t
+        self.hook("btfids_after_pass", ctx=ctx, spec=step.info.spec, seconds=secs)
+        self.record(step, secs, acc)
+
+    def run_kfunc_group(self, ctx: Context, group: list[Step]) -> None:
+        for step in group:
+            self.hook("btfids_before_pass", ctx=ctx, spec=step.info.spec)
+        accs = [_Acc(ctx) for _ in group]
+        secs = [0.0] * len(group)
+        for kfunc in sorted(ctx.kfuncs, key=lambda k: k.func_id):
+            for n, step in enumerate(group):
+                t = time.perf_counter()
+                self.call(step, ctx, kfunc, accs[n])
+                secs[n] += time.perf_counter() - t
+        for n, step in enumerate(group):
+            self.hook("btfids_after_pass", ctx=ctx, spec=step.info.spec, seconds=secs[n])
+            self.record(step, secs[n], accs[n])
+
+    def call(self, step: Step, ctx: Context, kfunc: Any, acc: _Acc) -> None:
+        spec = step.info.spec
+        before_btf, before_cnt = ctx.btf, ctx.btf.type_cnt
+        self.log.debug2(f"btfids: pass {spec.name}" + (f" kfunc {kfunc.name!r}" if kfunc else ""))
+        try:
+            if kfunc is None:
+                spec.run(ctx, step.options)  # type: ignore[call-arg]
+            else:
+                spec.run(ctx, step.options, kfunc)  # type: ignore[call-arg]
+        except BtfidsError:
+            raise
+        except Exception as exc:
+            raise PluginError(step.info.plugin, f"pass {spec.name!r}", exc) from exc
+        acc.note(ctx, before_btf, before_cnt)
+
+    def record(self, step: Step, secs: float, acc: _Acc) -> None:
+        if self.report is None:
+            return
+        self.report.add_pass(
+            {
+                "name": step.name,
+                "plugin": step.info.plugin,
+                "scope": step.info.spec.scope,
+                "seconds": secs,
+                "types_before": acc.first,
+                "types_after": acc.last,
+                "decl_tags_added": acc.tags,
+            }
+        )
+
+
+class _Acc:
+    """Per-pass figures: type counts (without VOID) and DECL_TAGs appended, by name."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.first = ctx.btf.type_cnt - 1
+        self.last = self.first
+        self.tags: dict[str, int] = {}
+
+    def note(self, ctx: Context, before: Btf, before_cnt: int) -> None:
+        btf = ctx.btf
+        self.last = btf.type_cnt - 1
+        if btf is not before:
+            return
+        for tid in range(max(before_cnt, btf.start_id), btf.type_cnt):
+            t = btf.types[tid - btf.start_id]
+            if (t[1] >> 24) & 0x7F == _DECL_TAG:
+                name = btf.str_at(t[0]).decode("latin-1")
+                self.tags[name] = self.tags.get(name, 0) + 1
+
+
+# ------------------------------------------------------------------ inputs
+def load_symbols(elf_path: str, log: Log) -> Any:
+    """ELF sections and ``.BTF_ids`` symbols (None when either section is missing)."""
+    from .elf import ElfError, open_elf
+    from .symbols import SymbolError, collect_symbols
+
+    try:
+        with open_elf(elf_path) as elf:
+            return collect_symbols(elf, log)
+    except (ElfError, SymbolError) as exc:
+        raise BtfidsError(str(exc)) from exc
+
+
+def load_inputs(opts: RunOptions, log: Log) -> tuple[Btf | None, Btf]:
+    """(base, target) BTF, with upstream's messages on failure."""
+    from .btfio import BtfLoadError, load_btf
+
+    base = None
+    if opts.btf_base:
+        try:
+            base = load_btf(opts.btf_base, None)
+        except (BtfLoadError, OSError, ValueError) as exc:
+            raise BtfidsError(
+                f"FAILED: load base BTF from {opts.btf_base}: {_reason(exc)}"
+            ) from exc
+    path = opts.btf or opts.elf
+    try:
+        btf = load_btf(path, base)
+    except (BtfLoadError, OSError, ValueError) as exc:
+        raise BtfidsError(f"FAILED: load BTF from {path}: {_reason(exc)}") from exc
+    return base, btf
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    return str(exc)
+
+
+def _raw(btf: Btf) -> bytes:
+    try:
+        return btf.raw_data()
+    except Exception as exc:
+        raise BtfidsError("btf__raw_data() failed") from exc
+
+
+# ------------------------------------------------------------------ outputs
+def check_output_paths(paths: Sequence[str]) -> None:
+    """Upstream's PATH_MAX rule (exit 249), checked for every name before writing."""
+    for path in paths:
+        if len(os.fsencode(path)) >= PATH_MAX:
+            elf, suffix = _split_suffix(path)
+            raise PathTooLongError(f"Output path is too long: {elf}{suffix}")
+
+
+def _split_suffix(path: str) -> tuple[str, str]:
+    for suffix in (SUFFIX_BASE, SUFFIX_IDS, SUFFIX_BTF):
+        if path.endswith(suffix):
+            return path[: -len(suffix)], suffix
+    return path, ""
+
+
+def write_outputs(files: Sequence[tuple[str, bytes]], log: Log) -> list[str]:
+    """Write every file to a temporary name in its directory, then rename all in order.
+
+    Any failure before the renames removes the temporary files and writes nothing.
+    Messages follow upstream (``Couldn't open %s for writing``, ``Failed to write data
+    to %s``, debug ``Dumped %lu bytes of data to %s``)."""
+    check_output_paths([p for p, _ in files])
+    staged: list[tuple[int, str, str, str, int]] = []  # dir fd, tmp, final base, path, size
+    dir_fds: dict[str, int] = {}
+    try:
+        for path, data in files:
+            dname = os.path.dirname(path) or "."
+            base = os.path.basename(path)
+            if dname not in dir_fds:
+                try:
+                    dir_fds[dname] = os.open(dname, os.O_RDONLY | os.O_DIRECTORY)
+                except OSError as exc:
+                    raise BtfidsError(f"Couldn't open {path} for writing") from exc
+            dfd = dir_fds[dname]
+            tmp = f".{base[:180]}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dfd)
+            except OSError as exc:
+                raise BtfidsError(f"Couldn't open {path} for writing") from exc
+            staged.append((dfd, tmp, base, path, len(data)))
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            except OSError as exc:
+                raise BtfidsError(f"Failed to write data to {path}") from exc
+            finally:
+                os.close(fd)
+        written: list[str] = []
+        while staged:
+            dfd, tmp, base, path, size = staged[0]
+            try:
+                os.rename(tmp, base, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except OSError as exc:
+                raise BtfidsError(f"Couldn't open {path} for writing") from exc
+            staged.pop(0)
+            written.append(path)
+            log.debug(f"Dumped {size} bytes of data to {path}")
+        return written
+    finally:
+        for dfd, tmp, *_ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+        for dfd in dir_fds.values():
+            os.close(dfd)

@@ -1,0 +1,1 @@
+"""Bundled btfids configuration presets (``*.toml``)."""
