@@ -7,6 +7,7 @@ vmlinux costs a few reads. Knows nothing else of the project.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import tempfile
@@ -268,8 +269,6 @@ def write_file_atomic(path: str, data: bytes) -> None:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise

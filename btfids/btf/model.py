@@ -124,11 +124,10 @@ class Btf:
         return self
 
     def _check_strings(self, strs: bytes) -> None:
-        if self.base is None:
-            if not strs or strs[0] != 0:
-                raise BtfError(
-                    "Malformed BTF string section, did you forget to provide base BTF?"
-                )
+        if self.base is None and (not strs or strs[0] != 0):
+            raise BtfError(
+                "Malformed BTF string section, did you forget to provide base BTF?"
+            )
         if strs and strs[-1] != 0:
             raise BtfError("Invalid BTF string section")
         if strs and len(strs) - 1 > 0x7FFFFFFF:
@@ -184,18 +183,56 @@ class Btf:
         """libbpf's sanity pass: string offsets and referenced IDs in range."""
         cnt = self.type_cnt
         str_end = self.start_str_off + len(self.strs)
+        single_ref = K._TYPE_REF_KINDS
+        funcs: list[int] = []
+        # Fast pass: whole-slice max() per record; the slow per-field pass below runs
+        # only to name the first offending type.
+        for t in self.types:
+            kind = (t[1] >> 24) & 0x7F
+            if t[0] >= str_end:
+                break
+            if kind in single_ref:
+                if t[2] >= cnt:
+                    break
+                if kind == K.FUNC:
+                    funcs.append(t[2])
+            elif kind == K.STRUCT or kind == K.UNION or kind == K.ENUM64:
+                if len(t) > 3 and (
+                    max(t[3::3]) >= str_end or (kind != K.ENUM64 and max(t[4::3]) >= cnt)
+                ):
+                    break
+            elif kind == K.ENUM:
+                if len(t) > 3 and max(t[3::2]) >= str_end:
+                    break
+            elif kind == K.FUNC_PROTO:
+                if t[2] >= cnt or (
+                    len(t) > 3 and (max(t[3::2]) >= str_end or max(t[4::2]) >= cnt)
+                ):
+                    break
+            elif kind == K.ARRAY:
+                if t[3] >= cnt or t[4] >= cnt:
+                    break
+            elif kind == K.DATASEC and len(t) > 3 and max(t[3::3]) >= cnt:
+                break
+        else:
+            for proto in funcs:
+                if self.kind(proto) != K.FUNC_PROTO:
+                    break
+            else:
+                return
+        self._validate_types_slowly(cnt, str_end)
+
+    def _validate_types_slowly(self, cnt: int, str_end: int) -> None:
         for i, t in enumerate(self.types):
             tid = self.start_id + i
             kind = (t[1] >> 24) & 0x7F
             if kind > K.MAX_KNOWN_KIND or kind == K.UNKN:
-                if kind == K.UNKN and t[0] >= str_end:
+                if t[0] >= str_end:
                     raise BtfError("BTF type [%d]: invalid name_off %u" % (tid, t[0]))
                 continue
             for s in K.str_slots(t):
                 if t[s] >= str_end:
-                    raise BtfError(
-                        "BTF type [%d]: invalid string offset %u" % (tid, t[s])
-                    )
+                    raise BtfError("BTF type [%d]: invalid string offset %u" % (tid, t[s]))
             for s in K.id_slots(t):
                 if t[s] >= cnt:
                     raise BtfError(
