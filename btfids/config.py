@@ -45,7 +45,10 @@ TOP_KEYS: dict[str, type] = {
 }
 COMPAT_KEYS: dict[str, type] = {"fatal_warnings_noop": bool}
 PASS_KEYS: dict[str, type] = {"enabled": bool, "after": str, "before": str}
-_TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", bool: "a boolean"}
+_TYPE_NAMES = {
+    str: "a string", list: "an array", dict: "a table", bool: "a boolean",
+    int: "an integer", float: "a number",
+}
 
 
 @dataclass

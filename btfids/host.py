@@ -416,3 +416,127 @@ def write_outputs(files: Sequence[tuple[str, bytes]], log: Log) -> list[str]:
                 os.unlink(tmp, dir_fd=dfd)
         for dfd in dir_fds.values():
             os.close(dfd)
+
+
+# ------------------------------------------------------------------ bisect
+@dataclass
+class BisectStep:
+    """One trial of :func:`bisect`: the first ``count`` enabled passes, and the verdict."""
+
+    count: int
+    passes: list[str]
+    good: bool
+    detail: str
+
+
+@dataclass
+class BisectResult:
+    culprit: str | None
+    steps: list[BisectStep]
+    #: verdict with the culprit (and the passes needing it) disabled, all others on
+    confirmed: bool | None = None
+    disabled_for_confirm: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def bisect(
+    pipe: Pipeline,
+    opts: RunOptions,
+    check: Sequence[str],
+    *,
+    pm: pluggy.PluginManager | None = None,
+    echo: Any = None,
+    confirm: bool = True,
+) -> BisectResult:
+    """Find the first pass (configured order) whose enabling turns good into bad.
+
+    Trial *k* runs the pipeline with only its first *k* enabled passes (any prefix keeps
+    the ``needs`` rule: a need is always earlier) into a scratch directory, then runs
+    ``check``; exit status 0 is good. ``{elf}``, ``{btf}``, ``{btf_ids}``, ``{btf_base}``
+    and ``{dir}`` in ``check`` are replaced by the trial's paths, which are also in the
+    environment as ``BTFIDS_ELF``, ``BTFIDS_BTF``, ``BTFIDS_BTF_IDS``, ``BTFIDS_BTF_BASE``,
+    ``BTFIDS_DIR``. A failing run counts as bad. Binary search: 2 + ceil(log2 n) trials,
+    plus one confirmation run with the culprit (and its dependants) disabled.
+    """
+    import io
+    import subprocess
+    import tempfile
+
+    if pipe.mode != "newest":
+        raise BtfidsError(f"bisect: mode {pipe.mode!r} runs no passes; nothing to bisect")
+    if not check:
+        raise BtfidsError("bisect: no check command given")
+    if pm is None:
+        from . import plugins
+
+        pm = plugins.get_manager()
+    say = echo or (lambda msg: None)
+    names = [s.name for s in pipe.enabled()]
+    elf_abs = os.path.abspath(opts.elf)
+    steps: list[BisectStep] = []
+
+    def trial(enabled: list[str], label: str) -> tuple[bool, str]:
+        with tempfile.TemporaryDirectory(prefix="btfids-bisect-") as tmp:
+            elf = os.path.join(tmp, os.path.basename(elf_abs))
+            os.symlink(elf_abs, elf)
+            topts = RunOptions(
+                elf=elf,
+                btf=os.path.abspath(opts.btf) if opts.btf else None,
+                btf_base=os.path.abspath(opts.btf_base) if opts.btf_base else None,
+                distill_base=opts.distill_base,
+                fatal_warnings=opts.fatal_warnings,
+            )
+            buf = io.StringIO()
+            try:
+                res = run(pipe.with_enabled(enabled), topts, pm=pm, log=Log(0, buf))
+                ran = res.exit_code == 0
+                detail = "" if ran else f"run exit {res.exit_code}"
+            except BtfidsError as exc:
+                ran, detail = False, f"run failed: {exc}"
+            if ran:
+                paths = {
+                    "elf": elf, "btf": elf + SUFFIX_BTF, "btf_ids": elf + SUFFIX_IDS,
+                    "btf_base": elf + SUFFIX_BASE, "dir": tmp,
+                }
+                argv = [a.format(**paths) if "{" in a else a for a in check]
+                env = dict(os.environ)
+                env.update({f"BTFIDS_{k.upper()}": v for k, v in paths.items()})
+                proc = subprocess.run(argv, env=env, cwd=tmp, check=False)
+                ran = proc.returncode == 0
+                detail = f"check exit {proc.returncode}"
+        say(f"bisect: {label}: {'good' if ran else 'bad'} ({detail})")
+        return ran, detail
+
+    def prefix(k: int) -> bool:
+        shown = ", ".join(names[:k]) if k else "none"
+        good, detail = trial(names[:k], f"{k}/{len(names)} passes enabled [{shown}]")
+        steps.append(BisectStep(k, names[:k], good, detail))
+        return good
+
+    if not prefix(0):
+        return BisectResult(None, steps, message="bad with no pass enabled: not caused by a pass")
+    if prefix(len(names)):
+        return BisectResult(None, steps, message="good with every pass enabled: nothing to find")
+    lo, hi = 0, len(names)  # prefix(lo) good, prefix(hi) bad
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if prefix(mid):
+            lo = mid
+        else:
+            hi = mid
+    culprit = names[hi - 1]
+    result = BisectResult(culprit, steps, message=f"first bad pass: {culprit}")
+    say(f"bisect: first bad pass: {culprit} (position {hi} of {len(names)})")
+    if confirm:
+        off = {culprit}
+        for s in pipe.enabled():  # dependants (transitively, needs come earlier)
+            if off & set(s.info.spec.needs):
+                off.add(s.name)
+        rest = [n for n in names if n not in off]
+        result.disabled_for_confirm = [n for n in names if n in off]
+        result.confirmed, _ = trial(
+            rest, f"confirm: all but {', '.join(result.disabled_for_confirm)}"
+        )
+        if not result.confirmed:
+            result.message += " (still bad with it disabled: another pass is bad too)"
+    return result

@@ -1,0 +1,367 @@
+"""``btfids``: the friendly front end (rich-click).
+
+Subcommands: ``run`` (the main pipeline), ``passes`` (effective pipeline), ``bisect``
+(find the pass that breaks a check), ``check`` (validate config and BTF files),
+``inspect btf`` / ``inspect ids`` (dump BTF types / collected ``__BTF_ID__`` symbols),
+``patch`` (``--patch_btfids``) and ``presets``. Errors: one stderr line, upstream status.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import rich_click as click
+
+from ..errors import BtfidsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(exc: BtfidsError) -> NoReturn:
+    click.echo(f"btfids: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def pipeline_options(f: F) -> F:
+    f = click.option("--disable", "disable", multiple=True, metavar="PASS",
+                     help="Disable a pass (repeatable).")(f)
+    f = click.option("--enable", "enable", multiple=True, metavar="PASS",
+                     help="Enable a pass (repeatable).")(f)
+    f = click.option("--config", "config", metavar="PATH|PRESET",
+                     help="TOML config or preset (default: discovery, then bpf-next).")(f)
+    return f
+
+
+def input_options(f: F) -> F:
+    f = click.option("--fatal-warnings", "--fatal_warnings", "fatal_warnings", is_flag=True,
+                     help="Exit 255 (after writing) when there were warnings.")(f)
+    f = click.option("--distill-base", "--distill_base", "distill_base", is_flag=True,
+                     help="Distill the base and write <ELF>.BTF.base (needs -b).")(f)
+    f = click.option("-b", "--btf-base", "--btf_base", "btf_base", metavar="FILE",
+                     help="Base BTF (vmlinux or raw); the target is split BTF.")(f)
+    f = click.option("--btf", "btf", metavar="FILE",
+                     help="Input BTF (raw or ELF) instead of the ELF's .BTF.")(f)
+    f = click.option("-v", "--verbose", count=True, help="More messages (-vv: more).")(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="btfids")
+def cli() -> None:
+    """btfids: a pluggable, byte-exact resolve_btfids."""
+
+
+@cli.command()
+@input_options
+@pipeline_options
+@click.option("--report", "report", metavar="FILE", help="Write a JSON report of the run.")
+@click.argument("elf")
+def run(elf: str, verbose: int, btf: str | None, btf_base: str | None, distill_base: bool,
+        fatal_warnings: bool, config: str | None, enable: tuple[str, ...],
+        disable: tuple[str, ...], report: str | None) -> None:
+    """Run the configured pipeline on ELF and write <ELF>.BTF_ids, <ELF>.BTF (and .BTF.base)."""
+    from .. import host
+    from ..report import Report
+
+    rep = Report() if report else None
+    code = 255
+    err: str | None = None
+    try:
+        pipe = host.prepare(config, enable=enable, disable=disable)
+        opts = host.RunOptions(elf, btf, btf_base, distill_base, fatal_warnings, verbose)
+        code = host.run(pipe, opts, report=rep).exit_code
+    except BtfidsError as exc:
+        code, err = exc.exit_code, str(exc)
+        click.echo(f"btfids: {exc}", err=True)
+    finally:
+        if rep is not None and report is not None:
+            rep.finish(code, err)
+            rep.write(report)
+    sys.exit(code)
+
+
+@cli.command()
+@pipeline_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
+           as_json: bool) -> None:
+    """List the effective pipeline in order: name, enabled, origin, description."""
+    from .. import host
+
+    try:
+        pipe = host.prepare(config, enable=enable, disable=disable)
+        reg = host.registry()
+    except BtfidsError as exc:
+        _fail(exc)
+        return
+    cfg = pipe.config
+    rows = [(s.name, s.enabled, s.info.origin, s.info.spec.summary, s.info.spec.scope)
+            for s in pipe.steps]
+    placed = {s.name for s in pipe.steps}
+    spare = [i for n, i in sorted(reg.items()) if n not in placed]
+    if as_json:
+        click.echo(json.dumps({
+            "config": cfg.name, "found_by": cfg.found_by, "chain": cfg.chain,
+            "mode": pipe.mode,
+            "pipeline": [{"name": r[0], "enabled": r[1], "origin": r[2], "summary": r[3],
+                          "scope": r[4]} for r in rows],
+            "not_in_pipeline": [i.name for i in spare],
+        }, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    title = f"{cfg.name} (mode {pipe.mode}; found by {cfg.found_by})"
+    table = Table(title=title, title_justify="left")
+    for col in ("#", "pass", "enabled", "from", "description"):
+        table.add_column(col)
+    for n, (name, enabled, origin, summary, scope) in enumerate(rows, 1):
+        desc = summary + (" [per kfunc]" if scope == "kfunc" else "")
+        table.add_row(str(n), name, "yes" if enabled else "no", origin, desc)
+    for info in spare:
+        table.add_row("-", info.name, "not placed", info.origin, info.spec.summary)
+    Console().print(table)
+
+
+@cli.command()
+@input_options
+@pipeline_options
+@click.option("--no-confirm", is_flag=True, help="Skip the run with the culprit disabled.")
+@click.argument("elf")
+@click.argument("check", nargs=-1, required=True)
+def bisect(elf: str, check: tuple[str, ...], verbose: int, btf: str | None,
+           btf_base: str | None, distill_base: bool, fatal_warnings: bool,
+           config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
+           no_confirm: bool) -> None:
+    """Find the first pass whose enabling makes CHECK fail.
+
+    CHECK runs on each trial's outputs (in a scratch directory; exit 0 = good). Use
+    `--` before it; {elf} {btf} {btf_ids} {btf_base} {dir} are substituted and also set
+    as BTFIDS_ELF, BTFIDS_BTF, ... in its environment. Example:
+
+        btfids bisect -b vmlinux.btf mod.ko -- sh -c 'test -s {btf}'
+    """
+    from .. import host
+
+    try:
+        pipe = host.prepare(config, enable=enable, disable=disable)
+        opts = host.RunOptions(elf, btf, btf_base, distill_base, fatal_warnings, verbose)
+        res = host.bisect(pipe, opts, list(check), echo=click.echo, confirm=not no_confirm)
+    except BtfidsError as exc:
+        _fail(exc)
+        return
+    if res.culprit is None:
+        click.echo(f"bisect: {res.message}")
+        sys.exit(2)
+    if res.confirmed is not None:
+        verdict = "good" if res.confirmed else "still bad"
+        click.echo(f"bisect: with {', '.join(res.disabled_for_confirm)} disabled: {verdict}")
+    click.echo(f"bisect: {res.message}")
+
+
+@cli.command()
+@pipeline_options
+@click.option("-b", "--btf-base", "--btf_base", "btf_base", metavar="FILE",
+              help="Base for the BTF files (split BTF).")
+@click.option("--sorted/--any-order", "require_sorted", default=False,
+              help="Also require types sorted by name (as the newest pipeline writes).")
+@click.argument("files", nargs=-1)
+def check(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
+          btf_base: str | None, require_sorted: bool, files: tuple[str, ...]) -> None:
+    """Validate the config and pipeline, and check BTF FILES (raw or ELF) against the
+    kernel's load rules."""
+    from .. import host
+    from ..btf.check import check_btf
+
+    try:
+        pipe = host.prepare(config, enable=enable, disable=disable)
+        click.echo(f"config ok: {pipe.config.name} (mode {pipe.mode}, "
+                   f"{len(pipe.enabled())}/{len(pipe.steps)} passes enabled)")
+        bad = 0
+        for path in files:
+            btf = host.load_inputs(host.RunOptions(path, btf_base=btf_base), _quiet_log())[1]
+            problems = check_btf(btf, require_sorted=require_sorted)
+            for p in problems:
+                click.echo(f"{path}: {p}")
+            if problems:
+                bad += 1
+            else:
+                click.echo(f"{path}: ok ({btf.type_cnt - btf.start_id} types)")
+        if bad:
+            raise BtfidsError(f"{bad} of {len(files)} BTF file(s) have problems")
+    except BtfidsError as exc:
+        _fail(exc)
+
+
+def _quiet_log() -> Any:
+    import io
+
+    from ..context import Log
+
+    return Log(0, io.StringIO())
+
+
+@cli.group()
+def inspect() -> None:
+    """Dump BTF types or the collected .BTF_ids symbols."""
+
+
+@inspect.command("btf")
+@click.option("-b", "--btf-base", "--btf_base", "btf_base", metavar="FILE", help="Base BTF.")
+@click.option("--id", "ids", type=int, multiple=True, help="Only this type ID (repeatable).")
+@click.option("--name", help="Only types with this exact name.")
+@click.option("--kind", help="Only this kind (e.g. FUNC, STRUCT).")
+@click.option("--all", "show_all", is_flag=True, help="Include base types (split BTF).")
+@click.option("--limit", type=int, default=0, help="Stop after N types.")
+@click.argument("file")
+def inspect_btf(file: str, btf_base: str | None, ids: tuple[int, ...], name: str | None,
+                kind: str | None, show_all: bool, limit: int) -> None:
+    """Dump the types of FILE (raw BTF or an ELF's .BTF), one per line."""
+    from .. import host
+    from ..btf import kinds as K
+
+    try:
+        _, btf = host.load_inputs(host.RunOptions(file, btf_base=btf_base), _quiet_log())
+    except BtfidsError as exc:
+        _fail(exc)
+        return
+    first = 1 if show_all else btf.start_id
+    want = [i for i in ids] if ids else range(first, btf.type_cnt)
+    kind_no = None
+    if kind:
+        names = [K.kind_name(k).upper() for k in range(K.MAX_KNOWN_KIND + 1)]
+        if kind.upper() not in names:
+            _fail(BtfidsError(f"unknown kind {kind!r} (one of {', '.join(names[1:])})"))
+        kind_no = names.index(kind.upper())
+    bname = name.encode() if name is not None else None
+    shown = 0
+    out = sys.stdout
+    for tid in want:
+        if not 0 < tid < btf.type_cnt:
+            _fail(BtfidsError(f"{file}: no type ID {tid} (1..{btf.type_cnt - 1})"))
+        t = btf.type(tid)
+        if kind_no is not None and (t[1] >> 24) & 0x7F != kind_no:
+            continue
+        if bname is not None and btf.str_at(t[0]) != bname:
+            continue
+        out.write(format_type(btf, tid) + "\n")
+        shown += 1
+        if limit and shown >= limit:
+            break
+
+
+def format_type(btf: Any, tid: int) -> str:
+    """One line per type, bpftool style: ``[ID] KIND 'name' key=value ...``."""
+    from ..btf import kinds as K
+
+    t = btf.type(tid)
+    kind, vlen, kflag = K.kind_of(t[1]), K.vlen_of(t[1]), K.kflag_of(t[1])
+    head = f"[{tid}] {K.kind_name(kind).upper()} '{btf.str_at(t[0]).decode('latin-1')}'"
+    if kind in (K.STRUCT, K.UNION):
+        mem = ", ".join(
+            f"{btf.str_at(t[3 + 3 * i]).decode('latin-1')}:{t[4 + 3 * i]}@{t[5 + 3 * i]}"
+            for i in range(vlen)
+        )
+        return f"{head} size={t[2]} vlen={vlen} kflag={kflag} {{{mem}}}"
+    if kind == K.FUNC_PROTO:
+        params = ", ".join(
+            f"{btf.str_at(t[3 + 2 * i]).decode('latin-1') or '_'}:{t[4 + 2 * i]}"
+            for i in range(vlen)
+        )
+        return f"{head} ret_type_id={t[2]} vlen={vlen} ({params})"
+    if kind == K.FUNC:
+        return f"{head} type_id={t[2]} linkage={vlen}"
+    if kind == K.DECL_TAG:
+        return (f"{head} type_id={t[2]} component_idx={K.to_signed32(t[3])} "
+                f"kflag={kflag}")
+    if kind in (K.INT, K.ENUM, K.DATASEC) or kind > K.TYPE_TAG:
+        return f"{head} size={t[2]} vlen={vlen} kflag={kflag} words={t[3:]}"
+    if kind == K.ARRAY:
+        return f"{head} type_id={t[3]} index_type_id={t[4]} nr_elems={t[5]}"
+    if kind in (K.FWD,):
+        return f"{head} fwd_kind={'union' if kflag else 'struct'}"
+    return f"{head} type_id={t[2]}" + (f" kflag={kflag}" if kflag else "") + (
+        f" words={t[3:]}" if len(t) > 3 else "")
+
+
+@inspect.command("ids")
+@click.option("-v", "--verbose", count=True, help="Show the collection messages too.")
+@click.argument("elf")
+def inspect_ids(elf: str, verbose: int) -> None:
+    """Dump the __BTF_ID__ symbols collected from ELF (tables, addresses, sets)."""
+    from .. import host
+    from ..context import Log
+
+    try:
+        syms = host.load_symbols(elf, Log(verbose))
+    except BtfidsError as exc:
+        _fail(exc)
+        return
+    if syms is None:
+        click.echo(f"{elf}: no .BTF_ids section or no symbol table")
+        return
+    sec = syms.section
+    click.echo(f".BTF_ids: section {sec.index}, addr {sec.addr:#x}, size {sec.size}, "
+               f"{'little' if sec.order == '<' else 'big'}-endian")
+    for label, table in (("struct", syms.structs), ("union", syms.unions),
+                         ("typedef", syms.typedefs), ("func", syms.funcs)):
+        if not table:
+            continue
+        click.echo(f"{label} ({len(table)} names, {syms.nr.get(label, 0)} symbols):")
+        for key in sorted(table):
+            node = table[key]
+            offs = ", ".join(str(a - sec.addr) for a in node.addrs)
+            click.echo(f"  {key.decode('latin-1')}  @ {offs}")
+    if syms.sets:
+        click.echo(f"sets ({len(syms.sets)}):")
+        for key in sorted(syms.sets):
+            node = syms.sets[key]
+            off = node.addrs[0] - sec.addr if node.addrs else -1
+            line = f"  {node.kind} {key.decode('latin-1')} @ {off} cnt {node.cnt}"
+            if node.kind == "set8" and len(node.addrs) == 1:
+                flags = sec.word_at(node.addrs[0] + 4)
+                line += f" flags {flags:#x}"
+                members = []
+                for i in range(node.cnt):
+                    addr = node.addrs[0] + 8 + 8 * i
+                    nm = syms.name_at(addr)
+                    members.append(f"{(nm or b'?').decode('latin-1')}"
+                                   f"[{sec.word_at(addr + 4):#x}]")
+                if members:
+                    line += ": " + " ".join(members)
+            click.echo(line)
+
+
+@cli.command()
+@click.option("-v", "--verbose", count=True)
+@click.argument("blob")
+@click.argument("elf")
+def patch(blob: str, elf: str, verbose: int) -> None:
+    """Copy BLOB over ELF's .BTF_ids section in place (resolve_btfids --patch_btfids)."""
+    from ..context import Log
+    from ..patchmode import patch_btfids  # type: ignore[import-not-found, unused-ignore]
+
+    try:
+        patch_btfids(blob, elf, Log(verbose))
+    except BtfidsError as exc:
+        _fail(exc)
+    except Exception as exc:  # patch mode raises its own error type with the full line
+        _fail(BtfidsError(str(exc)))
+
+
+@cli.command()
+def presets() -> None:
+    """List the bundled presets."""
+    from .. import config as cfgmod
+
+    for name in cfgmod.preset_names():
+        cfg = cfgmod.load(name)
+        mark = " (default)" if name == cfgmod.DEFAULT_PRESET else ""
+        click.echo(f"{name}{mark}: {cfg.description}")
+
+
+def main() -> None:
+    cli()
