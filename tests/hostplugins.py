@@ -132,6 +132,7 @@ def btfids_register_passes() -> list[PassSpec]:
         PassSpec("t-refuse", "test: raises a BtfidsError", refuse),
         PassSpec("t-corrupt", "test: writes invalid BTF", corrupt),
         PassSpec("t-typedef", "test: appends a typedef", rename_int),
+        PassSpec("t-after", "test: needs t-corrupt", middle, needs=("t-corrupt",)),
     ]
 
 
