@@ -289,7 +289,8 @@ def check_btf(btf: Btf, *, require_sorted: bool = True) -> list[str]:
 
 
 def check_module_outputs(
-    btf_data: bytes, vmlinux: Btf, base_data: bytes | None = None
+    btf_data: bytes, vmlinux: Btf, base_data: bytes | None = None, *,
+    require_sorted: bool = True,
 ) -> list[str]:
     """Check a module's written ``.BTF`` (and ``.BTF.base``) as the kernel loads them.
 
@@ -300,12 +301,14 @@ def check_module_outputs(
     out: list[str] = []
     try:
         if base_data is None:
-            return check_btf(Btf.parse(btf_data, base=vmlinux))
+            return check_btf(Btf.parse(btf_data, base=vmlinux), require_sorted=require_sorted)
         dist = Btf.parse(base_data)
         out += [f".BTF.base: {p}" for p in check_btf(dist, require_sorted=False)]
         split = Btf.parse(btf_data, base=dist)
-        out += [f".BTF (on .BTF.base): {p}" for p in check_btf(split)]
-        out += [f".BTF (relocated): {p}" for p in check_btf(relocate(split, vmlinux))]
+        out += [f".BTF (on .BTF.base): {p}"
+                for p in check_btf(split, require_sorted=require_sorted)]
+        rel = relocate(split, vmlinux)
+        out += [f".BTF (relocated): {p}" for p in check_btf(rel, require_sorted=require_sorted)]
     except BtfError as e:
         out.append(f"{e}")
     return out

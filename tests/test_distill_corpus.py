@@ -1,0 +1,116 @@
+"""Distill on the real corpus against the C tool's golden digests (mode ``distill``).
+
+Pipeline of a module without ``.BTF_ids`` (no kfunc passes): parse the split on
+btf-vmlinux → dedup → distill_base → sort_by_name(new split) → ``.BTF`` / ``.BTF.base``.
+A sample runs by default; every such module runs with ``-m sweep``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from pathlib import Path
+
+import pytest
+from conftest import GOLDEN
+
+from btfids.btf import Btf
+from btfids.btf.check import check_module_outputs
+from btfids.btf.distill import distill_base
+from btfids.elf import open_elf
+
+
+def _digests() -> dict[tuple[str, str, str], str]:
+    path = GOLDEN / "newest" / "SHA256SUMS.tsv"
+    if not path.is_file():
+        return {}
+    with path.open() as f:
+        return {(r["module"], r["mode"], r["output"]): r["sha256"]
+                for r in csv.DictReader(f, delimiter="\t")}
+
+
+DIGESTS = _digests()
+# Modules without .BTF_ids: the C tool writes no .BTF_ids side file for them.
+NO_IDS = sorted(m for (m, mode, out), h in DIGESTS.items()
+                if mode == "distill" and out == "BTF_ids" and h == "-")
+SAMPLE = NO_IDS[:: max(1, len(NO_IDS) // 30)][:30]
+
+
+def _module_btf(path: Path) -> bytes:
+    with open_elf(str(path)) as elf:
+        sec = elf.last_section(b".BTF")
+        assert sec is not None, f"{path} has no .BTF"
+        return bytes(elf.data(sec))
+
+
+def distill_pipeline(module_btf: bytes, vmlinux: Btf) -> tuple[bytes, bytes]:
+    """(``.BTF``, ``.BTF.base``) as the tool writes them in distill mode."""
+    dedup_mod = pytest.importorskip("btfids.btf.dedup")
+    sort_mod = pytest.importorskip("btfids.btf.sort")
+    btf = Btf.parse(module_btf, base=vmlinux)
+    out = dedup_mod.dedup(btf)
+    btf = out if isinstance(out, Btf) else btf
+    new_base, new_split = distill_base(btf)
+    out = sort_mod.sort_by_name(new_split)
+    new_split = out if isinstance(out, Btf) else new_split
+    return new_split.raw_data(), new_base.raw_data()
+
+
+@pytest.fixture(scope="module")
+def vmlinux_btf(corpus: Path) -> Btf:
+    return Btf.parse((corpus / "btf-vmlinux").read_bytes())
+
+
+def _check_module(corpus: Path, vmlinux: Btf, module: str) -> None:
+    split_raw, base_raw = distill_pipeline(_module_btf(corpus / "modules" / module), vmlinux)
+    want_base = DIGESTS[(module, "distill", "BTF.base")]
+    want_btf = DIGESTS[(module, "distill", "BTF")]
+    assert hashlib.sha256(base_raw).hexdigest() == want_base, f"{module}: .BTF.base differs"
+    assert hashlib.sha256(split_raw).hexdigest() == want_btf, f"{module}: .BTF differs"
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("module", SAMPLE)
+def test_distill_matches_golden_sample(corpus: Path, vmlinux_btf: Btf, module: str) -> None:
+    _check_module(corpus, vmlinux_btf, module)
+
+
+@pytest.mark.corpus
+@pytest.mark.sweep
+def test_distill_matches_golden_all(corpus: Path, vmlinux_btf: Btf) -> None:
+    """Every module without .BTF_ids; reports the count and the time per module."""
+    failures: list[str] = []
+    t_total = 0.0
+    for module in NO_IDS:
+        data = _module_btf(corpus / "modules" / module)
+        t0 = time.perf_counter()
+        split_raw, base_raw = distill_pipeline(data, vmlinux_btf)
+        t_total += time.perf_counter() - t0
+        if (hashlib.sha256(base_raw).hexdigest() != DIGESTS[(module, "distill", "BTF.base")]
+                or hashlib.sha256(split_raw).hexdigest() != DIGESTS[(module, "distill", "BTF")]):
+            failures.append(module)
+    print(f"\ndistill sweep: {len(NO_IDS) - len(failures)}/{len(NO_IDS)} byte-identical, "
+          f"{1000 * t_total / max(1, len(NO_IDS)):.1f} ms/module (dedup+distill+sort)")
+    assert not failures, f"{len(failures)} differ, first: {failures[:10]}"
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("module", [
+    "lib/crc7.ko", "net/ipv4/fou.ko", "net/netfilter/xt_u32.ko", "fs/nfs/nfsv4.ko",
+    "net/ipv4/tcp_bbr.ko", "net/netfilter/nf_flow_table.ko", "net/xfrm/xfrm_interface.ko",
+])
+def test_raw_module_distills_to_golden_base(corpus: Path, golden: Path, vmlinux_btf: Btf,
+                                            module: str) -> None:
+    """Without dedup: pahole's split already references exactly the base types the
+    deduped one does for these modules, so the distilled base is the golden one; and the
+    written pair relocates onto vmlinux cleanly."""
+    split = Btf.parse(_module_btf(corpus / "modules" / module), base=vmlinux_btf)
+    t0 = time.perf_counter()
+    new_base, new_split = distill_base(split)
+    elapsed = time.perf_counter() - t0
+    want = (golden / "newest" / "modules" / "distill" / f"{module}.BTF.base").read_bytes()
+    assert new_base.raw_data() == want
+    assert check_module_outputs(new_split.raw_data(), vmlinux_btf, new_base.raw_data(),
+                                require_sorted=False) == []
+    assert elapsed < 0.5, f"distill took {elapsed:.3f}s"
