@@ -365,3 +365,7 @@ def presets() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
