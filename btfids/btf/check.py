@@ -9,6 +9,7 @@ across two BTF objects (used to compare outputs that number types differently).
 
 from __future__ import annotations
 
+import re
 import sys
 
 from . import kinds as K
@@ -20,17 +21,13 @@ KERNEL_MAX_NAME_OFFSET = 0x00FFFFFF
 KSYM_NAME_LEN = 512
 MAX_RESOLVE_DEPTH = 32
 _INFO_MASK = 0x9F00FFFF  # bits a kernel without the widened vlen/kind accepts
-_ID_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
-_FIRST_CHARS = _ID_CHARS - frozenset(b"0123456789")
+_IDENT = re.compile(rb"[A-Za-z_.][A-Za-z0-9_.]*")
 _MODIFIERS = (K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG)
 
 
 def _is_ident(name: bytes) -> bool:
-    return (
-        0 < len(name) < KSYM_NAME_LEN
-        and name[0] in _FIRST_CHARS
-        and all(c in _ID_CHARS for c in name)
-    )
+    """Kernel identifier rule: letter, ``_`` or ``.`` first, then alnum/``_``/``.``."""
+    return len(name) < KSYM_NAME_LEN and _IDENT.fullmatch(name) is not None
 
 
 def _type_problems(btf: Btf, tid: int, t: list[int]) -> list[str]:
