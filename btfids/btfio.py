@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from .btf import Btf, BtfError
-from .elf import SHT_PROGBITS, ElfError, open_elf
+from .elf import SHT_PROGBITS, ElfError, ElfImage, open_elf
 
 
 class BtfLoadError(Exception):
@@ -33,17 +33,25 @@ def load_btf(path: str, base: Btf | None = None) -> Btf:
         raise BtfLoadError(str(exc)) from exc
     try:
         with open_elf(path) as elf:
-            btf_sec = elf.last_section(b".BTF")
-            dist_sec = elf.last_section(b".BTF.base")
-            for sec in (btf_sec, dist_sec, elf.last_section(b".BTF.ext")):
-                if sec is not None and sec.type != SHT_PROGBITS:
-                    raise BtfLoadError(
-                        f"unexpected section type ({sec.type}) of section '{sec.name.decode()}'"
-                    )
-            if btf_sec is None:
-                raise BtfLoadError("failed to find '.BTF' ELF section")
-            btf_data = elf.data(btf_sec)
-            dist_data = elf.data(dist_sec) if dist_sec is not None else None
+            return load_btf_from_elf(elf, base)
+    except ElfError as exc:
+        raise BtfLoadError(str(exc)) from exc
+
+
+def load_btf_from_elf(elf: ElfImage, base: Btf | None = None) -> Btf:
+    """The ELF half of :func:`load_btf`, on an already opened image."""
+    btf_sec = elf.last_section(b".BTF")
+    dist_sec = elf.last_section(b".BTF.base")
+    for sec in (btf_sec, dist_sec, elf.last_section(b".BTF.ext")):
+        if sec is not None and sec.type != SHT_PROGBITS:
+            raise BtfLoadError(
+                f"unexpected section type ({sec.type}) of section '{sec.name.decode()}'"
+            )
+    if btf_sec is None:
+        raise BtfLoadError("failed to find '.BTF' ELF section")
+    try:
+        btf_data = elf.data(btf_sec)
+        dist_data = elf.data(dist_sec) if dist_sec is not None else None
     except ElfError as exc:
         raise BtfLoadError(str(exc)) from exc
     try:
@@ -53,8 +61,8 @@ def load_btf(path: str, base: Btf | None = None) -> Btf:
         split = Btf.parse(btf_data, distilled)
         if base is None:
             return split
-        from .btf.relocate import relocate  # type: ignore[import-not-found, unused-ignore]
+        from .btf.relocate import relocate
 
-        return relocate(split, base)  # type: ignore[no-any-return, unused-ignore]
+        return relocate(split, base)
     except BtfError as exc:
         raise BtfLoadError(str(exc)) from exc

@@ -15,6 +15,8 @@ from array import array
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .errors import BtfidsError
+
 SHT_NULL = 0
 SHT_PROGBITS = 1
 SHT_SYMTAB = 2
@@ -24,8 +26,8 @@ SHN_XINDEX = 0xFFFF
 ET_REL = 1
 
 
-class ElfError(Exception):
-    """An ELF problem, carrying the complete upstream-style message line."""
+class ElfError(BtfidsError):
+    """An ELF problem, carrying the complete upstream-style message line (exit 255)."""
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ElfImage:
     def __init__(self, path: str, stream: BinaryIO) -> None:
         self.path = path
         self._f = stream
+        self.file_size = os.fstat(stream.fileno()).st_size
         from elftools.common.exceptions import ELFError
         from elftools.elf.elffile import ELFFile
 
@@ -193,6 +196,60 @@ class ElfImage:
     def shdr_offset(self, index: int) -> int:
         return self.shoff + index * self.shentsize
 
+    # -------------------------------------------------- in-place writes (libelf effects)
+    def write_at(self, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset`` (the file must have been opened writable)."""
+        self._f.seek(offset)
+        self._f.write(data)
+
+    def check_data_bounds(self) -> None:
+        """``elf_getdata`` on every section: contents must lie inside the file."""
+        for sec in self.sections[1:]:
+            if sec.type != SHT_NOBITS and sec.offset + sec.size > self.file_size:
+                raise ElfError(f"FAILED to get section({sec.index}) data from {self.path}")
+
+    def gaps(self) -> list[tuple[int, int, int]]:
+        """Inter-section gaps as libelf's mmap writer fills them: ``(start, end, index)``
+        for each non-NOBITS section whose ``sh_offset`` lies past the end of the previous
+        non-NOBITS section in offset order (the first starts after the ELF and program
+        headers); the section header table is cut out of every gap."""
+        out: list[tuple[int, int, int]] = []
+        last = self.headers_end()
+        sht = (self.shoff, self.shoff + self.shentsize * len(self.sections))
+        order = sorted((s for s in self.sections[1:] if s.type != SHT_NOBITS),
+                       key=lambda s: (s.offset, s.index))
+        for sec in order:
+            if last < sec.offset:
+                for a, b in _minus(last, sec.offset, *sht):
+                    out.append((a, b, sec.index))
+            last = sec.offset + sec.size
+        return out
+
+    def zero_gaps(self, before: set[int] | None = None) -> None:
+        """Set the gap bytes to 0x00 (all gaps, or only those before the sections whose
+        index is in ``before``). Only gaps holding non-zero bytes are written."""
+        for a, b, idx in self.gaps():
+            if before is not None and idx not in before:
+                continue
+            pos = a
+            while pos < b:
+                n = min(b - pos, 1 << 22)
+                self._f.seek(pos)
+                if any(self._f.read(n)):
+                    self.write_at(pos, bytes(n))
+                pos += n
+
+    def truncate_to_extent(self) -> None:
+        """Cut (or extend) the file to :meth:`extent`, as ``elf_update`` does."""
+        self._f.flush()
+        end = self.extent()
+        if end != self.file_size:
+            os.ftruncate(self._f.fileno(), end)
+            self.file_size = end
+
+    def flush(self) -> None:
+        self._f.flush()
+
     def close(self) -> None:
         self._f.close()
 
@@ -225,6 +282,12 @@ def _enum_value(value: object, table: dict[str, int]) -> int:
     raise ValueError(f"unknown section type {value!r}")
 
 
+def _minus(a: int, b: int, c: int, d: int) -> list[tuple[int, int]]:
+    """The range [a, b) without [c, d), as up to two non-empty ranges."""
+    parts = [(a, min(b, c)), (max(a, d), b)]
+    return [(x, y) for x, y in parts if x < y]
+
+
 def _raw_e_type(stream: BinaryIO, order: str) -> int:
     stream.seek(16)
     return int(struct.unpack(order + "H", stream.read(2))[0])
@@ -243,12 +306,15 @@ def _string_offsets_with_prefix(strtab: bytes, prefix: bytes) -> set[int]:
     return found
 
 
-def open_elf(path: str) -> ElfImage:
-    """Open ``path`` read-only (Decision D2) and parse its headers."""
+def open_elf(
+    path: str, *, writable: bool = False, open_msg: str = "FAILED cannot open"
+) -> ElfImage:
+    """Open ``path`` (read-only unless ``writable``: Decision D2) and parse its headers.
+    An open failure is ``<open_msg> <path>: <strerror>``."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 - owned by the ElfImage
+        f = open(path, "r+b" if writable else "rb")  # noqa: SIM115 - owned by the ElfImage
     except OSError as exc:
-        raise ElfError(f"FAILED cannot open {path}: {exc.strerror}") from exc
+        raise ElfError(f"{open_msg} {path}: {exc.strerror}") from exc
     try:
         return ElfImage(path, f)
     except BaseException:

@@ -9,15 +9,18 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .btf import kinds as K
+from .elf import SHT_NOBITS, ElfError
+from .errors import BtfidsError
 
 if TYPE_CHECKING:
     from .btf import Btf
     from .context import Log
-    from .elf import ElfImage
+    from .elf import ElfImage, Section
 
 PREFIX = b"__BTF_ID__"
 ADDR_CNT = 100
@@ -29,7 +32,7 @@ _KIND_WORDS = (b"struct", b"union", b"typedef", b"func", b"set8", b"set")
 _TABLE_OF_BTF_KIND = {K.FUNC: "func", K.STRUCT: "struct", K.UNION: "union", K.TYPEDEF: "typedef"}
 
 
-class SymbolError(Exception):
+class SymbolError(BtfidsError):
     """A fatal symbol-collection or patching problem; ``str()`` is the whole line."""
 
 
@@ -135,6 +138,7 @@ def collect_symbols(
 
     Returns None when the ELF has no ``.BTF_ids`` section or no symbol table.
     """
+    scan_sections(elf, log)
     sec = elf.last_section(b".BTF_ids")
     symtab = elf.symtab()
     if sec is None or symtab is None:
@@ -142,9 +146,35 @@ def collect_symbols(
         return None
     if elf.order != _HOST:
         log.debug("bswap_32 .BTF_ids data from target to host endianness")
-    syms = BtfIdSymbols(BtfIdsSection.decode(sec.index, sec.addr, elf.data(sec), elf.order))
+    section = BtfIdsSection.decode(sec.index, sec.addr, elf.data(sec), elf.order)
+    return collect_from(elf, section, symtab, log, ksym_name_len=ksym_name_len)
+
+
+def scan_sections(elf: ElfImage, log: Log) -> None:
+    """The section walk of both tools: every section's data must be readable; debug2
+    line per section."""
+    for sec in elf.sections[1:]:
+        if sec.type != SHT_NOBITS and sec.offset + sec.size > elf.file_size:
+            raise ElfError(f"FAILED to get section({sec.index}) data from {elf.path}")
+        if log.verbose >= 2:
+            log.debug2(
+                f"section({sec.index}) {_s(sec.name)}, size {sec.size}, link {sec.link},"
+                f" flags {sec.flags:x}, type={sec.type}"
+            )
+
+
+def collect_from(
+    elf: ElfImage,
+    section: BtfIdsSection,
+    symtab: Section,
+    log: Log,
+    *,
+    ksym_name_len: int | None = KSYM_NAME_LEN,
+) -> BtfIdSymbols:
+    """Collect the symbols pointing into ``section`` (already decoded by the caller)."""
+    syms = BtfIdSymbols(section)
     index: list[tuple[int, bytes]] = []
-    for sym in elf.symbols_with_prefix(symtab, PREFIX, sec.index):
+    for sym in elf.symbols_with_prefix(symtab, PREFIX, section.index):
         p = sym.name[len(PREFIX) :]
         for word in _KIND_WORDS:
             if p.startswith(word):
@@ -247,9 +277,15 @@ def patch_words(
                 words[off // 4] = value
 
 
-def sort_sets(syms: BtfIdSymbols, words: list[int], log: Log) -> list[IdNode]:
+def sort_sets(
+    syms: BtfIdSymbols,
+    words: list[int],
+    log: Log,
+    on_set8: Callable[[IdNode, int], None] | None = None,
+) -> list[IdNode]:
     """Sort every set's IDs (set8: pairs by ID, flags moving along), stably
-    (resolve.md §7 step 2). Returns the set8 nodes in the order they were sorted."""
+    (resolve.md §7 step 2). ``on_set8(node, header_word_index)`` runs right after each
+    set8 is sorted. Returns the set8 nodes in the order they were sorted."""
     sec = syms.section
     done = []
     for node in BtfIdSymbols.descending(syms.sets):
@@ -270,6 +306,8 @@ def sort_sets(syms: BtfIdSymbols, words: list[int], log: Log) -> list[IdNode]:
                            key=lambda p: p[0])
             words[lo:hi] = [w for pair in pairs for w in pair]
             done.append(node)
+            if on_set8 is not None:
+                on_set8(node, base)
         log.debug(f"sorting  addr {off:5d}: cnt {node.cnt:6d} [{_s(node.name)}]")
     return done
 

@@ -1,0 +1,165 @@
+"""The Linux 6.12 ``resolve_btfids``: ``.BTF_ids`` patched in place inside the ELF, with
+the byte effects of libelf's ``elf_update`` (spec legacy-6.12.md).
+
+Effects reproduced: the compressed-section alignment fix (§6), host-order stores and the
+cross-endian write-back conversion (§7), words stored before a failure staying in the
+file (§5), zeroed inter-section gaps and truncation to the ELF extent (§5).
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from typing import TYPE_CHECKING
+
+from .btfio import BtfLoadError, load_btf, load_btf_from_elf
+from .elf import SHF_COMPRESSED, SHT_NOBITS, SHT_SYMTAB, ElfError, ElfImage, Section, open_elf
+from .errors import BtfidsError
+from .symbols import (
+    BtfIdsSection,
+    IdNode,
+    collect_from,
+    patch_words,
+    resolve_ids,
+    sort_sets,
+)
+
+if TYPE_CHECKING:
+    from .btf import Btf
+    from .context import Log
+
+_HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
+
+# Section types whose data libelf hands out with an alignment above 1 (the alignment
+# of the ELF structure they hold: 8 for ELFCLASS64 and 4 for ELFCLASS32 unless noted).
+# With ELF_F_LAYOUT ``elf_update`` refuses sh_addralign below it.
+_WORD_ALIGNED = {5, 7, 17, 18}  # HASH, NOTE, GROUP, SYMTAB_SHNDX: always 4
+_CLASS_ALIGNED = {2, 4, 6, 9, 11, 14, 15, 16}  # SYMTAB RELA DYNAMIC REL DYNSYM *_ARRAY
+
+
+def run_in_place(
+    elf_path: str, *, btf_path: str | None = None, base_path: str | None = None, log: Log
+) -> None:
+    """Run the 6.12 tool on ``elf_path`` (changing it in place). Raises
+    :class:`~btfids.errors.BtfidsError` (exit 255) with the upstream message."""
+    with open_elf(elf_path, writable=True) as elf:
+        _run(elf, btf_path, base_path, log)
+
+
+def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log) -> None:
+    cross = elf.order != _HOST
+    want_align = 8 if elf.elfclass == 64 else 4
+    symtab: Section | None = None
+    ids_sec: Section | None = None
+    fixes: list[Section] = []
+    for sec in elf.sections[1:]:
+        if sec.type != SHT_NOBITS and sec.offset + sec.size > elf.file_size:
+            raise ElfError(f"FAILED to get section({sec.index}) data from {elf.path}")
+        log.debug2(
+            f"section({sec.index}) {sec.name.decode('latin-1')}, size {sec.size}, link"
+            f" {sec.link}, flags {sec.flags:x}, type={sec.type}"
+        )
+        if sec.type == SHT_SYMTAB:
+            symtab = sec
+        elif sec.name == b".BTF_ids":
+            ids_sec = sec
+        elif sec.name == b".BTF.base":
+            base_path = None
+        if sec.flags & SHF_COMPRESSED and sec.addralign != want_align:
+            log.debug2(
+                f" - fixing wrong alignment sh_addralign {sec.addralign}, expected {want_align}"
+            )
+            sec.addralign = want_align
+            fixes.append(sec)
+            if not cross:  # the shared mapping holds the header table itself
+                _write_addralign(elf, sec)
+    if ids_sec is None or symtab is None:
+        log.debug("Cannot find .BTF_ids or symbols sections, nothing to do")
+        return
+
+    # No swap on load: the words are the raw file bytes read in host order.
+    section = BtfIdsSection.decode(ids_sec.index, ids_sec.addr, elf.data(ids_sec), _HOST)
+    syms = collect_from(elf, section, symtab, log, ksym_name_len=None)
+    btf = _load(elf, btf_path, base_path)
+    resolve_ids(syms, btf, log, count_warnings=False)
+    del btf
+
+    words = list(section.words)
+
+    def swap_flags(node: IdNode, base: int) -> None:
+        words[base + 1] = _bswap(words[base + 1])
+        for i in range(node.cnt):
+            words[base + 3 + 2 * i] = _bswap(words[base + 3 + 2 * i])
+
+    try:
+        patch_words(syms, words, log, count_warnings=False)
+        sort_sets(syms, words, log, swap_flags if cross else None)
+        _check_update(elf)
+    except BtfidsError:
+        # ELF_C_RDWR_MMAP: every store already went to the shared mapping of the file.
+        elf.write_at(ids_sec.offset, _host_bytes(words) + section.tail)
+        elf.flush()
+        raise
+    data = _host_bytes(words) + section.tail
+    if cross:
+        r = ids_sec.size % 4
+        data = data[:r] + _swapped(data[r:])
+    elf.write_at(ids_sec.offset, data)
+    for sec in fixes if cross else ():
+        _write_addralign(elf, sec)
+    elf.zero_gaps()
+    elf.truncate_to_extent()
+    elf.flush()
+    log.debug(f"update ok for {elf.path}")
+
+
+def _load(elf: ElfImage, btf_path: str | None, base_path: str | None) -> Btf:
+    base = None
+    if base_path:
+        try:
+            base = load_btf(base_path, None)
+        except BtfLoadError as exc:
+            raise BtfidsError(f"FAILED: load base BTF from {base_path}: {exc}") from exc
+    try:
+        if btf_path:
+            return load_btf(btf_path, base)
+        return load_btf_from_elf(elf, base)
+    except BtfLoadError as exc:
+        raise BtfidsError(f"FAILED: load BTF from {btf_path or elf.path}: {exc}") from exc
+
+
+def _check_update(elf: ElfImage) -> None:
+    """``elf_update`` with ELF_F_LAYOUT: every loaded data block's alignment must fit
+    its section's ``sh_addralign`` (a power of two; 0 counts as one)."""
+    for sec in elf.sections[1:]:
+        if sec.type in _WORD_ALIGNED:
+            need = 4
+        elif sec.type in _CLASS_ALIGNED:
+            need = 8 if elf.elfclass == 64 else 4
+        else:
+            continue
+        a = sec.addralign
+        if a & (a - 1) or a < need:
+            raise BtfidsError("FAILED elf_update(WRITE): invalid section alignment")
+
+
+def _write_addralign(elf: ElfImage, sec: Section) -> None:
+    if elf.elfclass == 64:
+        elf.write_at(elf.shdr_offset(sec.index) + 48, struct.pack(elf.order + "Q", sec.addralign))
+    else:
+        elf.write_at(elf.shdr_offset(sec.index) + 32, struct.pack(elf.order + "I", sec.addralign))
+
+
+def _bswap(w: int) -> int:
+    return int.from_bytes(w.to_bytes(4, "little"), "big")
+
+
+def _host_bytes(words: list[int]) -> bytes:
+    return array("I", words).tobytes()
+
+
+def _swapped(data: bytes) -> bytes:
+    arr = array("I")
+    arr.frombytes(data)
+    arr.byteswap()
+    return arr.tobytes()
