@@ -235,7 +235,8 @@ class ElfImage:
             while pos < b:
                 n = min(b - pos, 1 << 22)
                 self._f.seek(pos)
-                if any(self._f.read(n)):
+                chunk = self._f.read(n)
+                if chunk.count(0) != len(chunk):
                     self.write_at(pos, bytes(n))
                 pos += n
 

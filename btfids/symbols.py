@@ -210,11 +210,12 @@ def collect_from(
     return syms
 
 
-def _all_types(btf: Btf) -> list[list[list[int]]]:
+def _levels(btf: Btf) -> list[Btf]:
+    """``btf`` and its bases, base-most first (ID order)."""
     chain = []
     level: Btf | None = btf
     while level is not None:
-        chain.append(level.types)
+        chain.append(level)
         level = level.base
     return chain[::-1]
 
@@ -229,20 +230,29 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
     nr = {k: syms.nr[_TABLE_OF_BTF_KIND[k]] for k in tables}
     if not any(tables.values()):
         return
-    str_at = btf.str_at_fast
+    # Kinds still being looked up (upstream skips a kind once its counter reaches 0).
+    active = {k: tables[k] for k in tables if nr[k] > 0}
+    slow = btf.str_at_fast
     tid = 0
-    for types in _all_types(btf):
-        for t in types:
+    for level in _levels(btf):
+        own = level.strings_by_offset()
+        for t in level.types:
             tid += 1
-            kind = (t[1] >> 24) & 0x7F
-            if not nr.get(kind):
+            kind = (t[1] >> 24) & 0x1F
+            table = active.get(kind)
+            if table is None:
                 continue
-            node = tables[kind].get(str_at(t[0]))
+            name = own.get(t[0])
+            if name is None:
+                name = slow(t[0])
+            node = table.get(name)
             if node is None:
                 continue
             if node.id == 0:
                 node.id = tid
                 nr[kind] -= 1
+                if nr[kind] == 0:
+                    del active[kind]
             else:
                 msg = (
                     f"WARN: multiple IDs found for '{_s(node.name)}': {node.id}, {tid}"
