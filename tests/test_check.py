@@ -186,3 +186,15 @@ def test_broken_distilled_module_is_reported(golden: Path, vmlinux_btf: Btf) -> 
     split.types[i], split.types[i + 1] = split.types[i + 1], split.types[i]
     assert any("not sorted" in p for p in check_module_outputs(
         split.raw_data(), vmlinux_btf, Path(f"{d}.BTF.base").read_bytes()))
+
+
+@pytest.mark.corpus
+def test_golden_distilled_modules_load_on_the_sorted_vmlinux(golden: Path) -> None:
+    """At run time the kernel relocates a module onto the *written* (sorted) vmlinux BTF,
+    whose IDs differ from the btf-vmlinux the module was built against."""
+    vm = Btf.parse((golden / "newest" / "vmlinux" / "vmlinux.BTF").read_bytes())
+    mods = sorted((golden / "newest" / "modules" / "distill").glob("**/*.ko.BTF"))
+    assert len(mods) == 10
+    for path in mods:
+        base = Path(f"{path}.base").read_bytes()
+        assert check_module_outputs(path.read_bytes(), vm, base) == [], path.name
