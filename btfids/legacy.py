@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 
 _HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
 
-# Section types whose data libelf hands out with an alignment above 1 (the alignment
-# of the ELF structure they hold: 8 for ELFCLASS64 and 4 for ELFCLASS32 unless noted).
-# With ELF_F_LAYOUT ``elf_update`` refuses sh_addralign below it.
-_WORD_ALIGNED = {5, 7, 17, 18}  # HASH, NOTE, GROUP, SYMTAB_SHNDX: always 4
-_CLASS_ALIGNED = {2, 4, 6, 9, 11, 14, 15, 16}  # SYMTAB RELA DYNAMIC REL DYNSYM *_ARRAY
+# Alignment libelf gives each section's data (``__libelf_type_align`` of the ELF type the
+# section type maps to). With ELF_F_LAYOUT ``elf_update`` refuses a section whose
+# sh_addralign is not a power of two or is below it -- so 0 always fails, since the 6.12
+# tool loads the data of every section. Types not listed hold bytes (alignment 1).
+_ALIGN_4 = {5, 7, 17, 18, 0x6FFFFFF7, 0x6FFFFFFD, 0x6FFFFFFE}  # HASH NOTE GROUP SHNDX LIB VER*
+_ALIGN_CLASS = {2, 4, 6, 9, 11, 14, 15, 16, 0x6FFFFFF6}  # SYM RELA DYN REL DYNSYM *ARRAY GNUHASH
+_ALIGN_2 = {0x6FFFFFFF}  # GNU_versym
 
 
 def run_in_place(
@@ -129,15 +131,17 @@ def _load(elf: ElfImage, btf_path: str | None, base_path: str | None) -> Btf:
 
 
 def _check_update(elf: ElfImage) -> None:
-    """``elf_update`` with ELF_F_LAYOUT: every loaded data block's alignment must fit
-    its section's ``sh_addralign`` (a power of two; 0 counts as one)."""
+    """``elf_update`` with ELF_F_LAYOUT: every section's ``sh_addralign`` must be a power
+    of two and at least the alignment of its (loaded) data."""
     for sec in elf.sections[1:]:
-        if sec.type in _WORD_ALIGNED:
-            need = 4
-        elif sec.type in _CLASS_ALIGNED:
+        if sec.flags & SHF_COMPRESSED or sec.type in _ALIGN_CLASS:
             need = 8 if elf.elfclass == 64 else 4
+        elif sec.type in _ALIGN_4:
+            need = 4
+        elif sec.type in _ALIGN_2:
+            need = 2
         else:
-            continue
+            need = 1
         a = sec.addralign
         if a & (a - 1) or a < need:
             raise BtfidsError("FAILED elf_update(WRITE): invalid section alignment")

@@ -171,6 +171,7 @@ class ElfBuilder:
             out += fill * (start - len(out))
             s.offset = start
             out += s.data
+        self._data_end = len(out)
         shoff = _align(len(out), 8)
         out += fill * (shoff - len(out))
         out += bytes(shentsize)  # null section header
@@ -204,6 +205,12 @@ class ElfBuilder:
     @property
     def shoff(self) -> int:
         return self._shoff
+
+    @property
+    def data_end(self) -> int:
+        """After :meth:`build`: end of the last section's bytes (the padding up to the
+        section header table starts here)."""
+        return self._data_end
 
     @property
     def extent(self) -> int:
@@ -306,3 +313,66 @@ class BtfIdsBuilder:
         for name, off, size in self.symbols:
             elf.add_symbol(name, addr + off, size, idx)
         return idx
+
+
+def simple_btf(entries: list[tuple[str, str]], order: str = "<", hdr_len: int = 24) -> bytes:
+    """Raw BTF bytes holding ``int`` (ID 1), then one type per ``(kind, name)`` entry in
+    order (IDs 2, 3, ...). Kinds: ``struct``/``union`` (size 4, no members), ``typedef``
+    (of int), ``func`` (global, on one shared ``int (void)`` proto placed right after
+    ``int``, so the first entry is ID 3 when any func exists), ``int``."""
+    from btfids.btf import Btf
+    from btfids.btf import kinds as K
+
+    btf = Btf(order=order, hdr_len=hdr_len)
+    int_id = btf.add_type_words([btf.add_str(b"int"), K.make_info(K.INT), 4, (1 << 24) | 32])
+    proto = 0
+    if any(k == "func" for k, _ in entries):
+        proto = btf.add_type_words([0, K.make_info(K.FUNC_PROTO), int_id])
+    for kind, name in entries:
+        off = btf.add_str(name.encode())
+        if kind in ("struct", "union"):
+            kk = K.STRUCT if kind == "struct" else K.UNION
+            btf.add_type_words([off, K.make_info(kk), 4])
+        elif kind == "typedef":
+            btf.add_type_words([off, K.make_info(K.TYPEDEF), int_id])
+        elif kind == "func":
+            btf.add_type_words([off, K.make_info(K.FUNC, 1), proto])
+        elif kind == "int":
+            btf.add_type_words([off, K.make_info(K.INT), 4, (1 << 24) | 32])
+        else:
+            raise ValueError(kind)
+    return btf.raw_data()
+
+
+def btfids_elf(
+    ids: BtfIdsBuilder | None,
+    btf: bytes | None,
+    *,
+    elfclass: int = 64,
+    order: str = "<",
+    e_type: int = ET_REL,
+    addr: int = 0,
+    phnum: int = 0,
+    trailing: bytes = b"",
+    gap_fill: int = 0,
+    ids_extra: bytes = b"",
+    with_symtab: bool | None = None,
+    more: list[tuple[str, bytes, dict[str, int]]] | None = None,
+) -> tuple[bytes, ElfBuilder]:
+    """A typical object: ``.text`` (5 bytes), ``.BTF_ids`` (from ``ids``, at ``addr``),
+    ``.data`` (1 byte), ``.BTF`` (``btf``), then ``more`` sections ``(name, data,
+    add_section kwargs)``; gaps of 3 bytes sit before ``.BTF_ids`` and ``.BTF``.
+    Returns (file bytes, builder) — the builder's :meth:`ElfBuilder.layout` gives offsets."""
+    elf = ElfBuilder(elfclass=elfclass, order=order, e_type=e_type, phnum=phnum,
+                     with_symtab=with_symtab)
+    text = elf.add_section(".text", b"\x90" * 5, flags=SHF_ALLOC | SHF_EXECINSTR, align=1,
+                           addr=max(addr - 0x100, 0))
+    elf.add_symbol("some_func", max(addr - 0x100, 0), 5, text, type=STT_FUNC)
+    if ids is not None:
+        ids.add_to(elf, addr, extra=ids_extra)
+    elf.add_section(".data", b"\x01", flags=SHF_ALLOC | SHF_WRITE, align=1)
+    if btf is not None:
+        elf.add_section(".BTF", btf, flags=0, align=4)
+    for name, data, kw in more or []:
+        elf.add_section(name, data, **kw)
+    return elf.build(trailing=trailing, gap_fill=gap_fill), elf
