@@ -151,7 +151,9 @@ class Parser:
             if name == "help":
                 raise SubcmdExit(self.usage(filter_args=args[ctx.i + 1 :]))
             if name == "list-opts":
-                text = "".join(f"--{o.long} " for o in self.options if o.long) + "\n"
+                text = "".join(
+                    f"--{o.long} " for o in self.options if o.long and not o.exact_only
+                ) + "\n"
                 raise SubcmdExit("", 130, text)
             if name == "list-cmds":
                 raise SubcmdExit("", 130, "\n")
