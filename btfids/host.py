@@ -278,22 +278,26 @@ class _Runner:
                 "seconds": secs,
                 "types_before": acc.first,
                 "types_after": acc.last,
+                "types_added": acc.added,
                 "decl_tags_added": acc.tags,
             }
         )
 
 
 class _Acc:
-    """Per-pass figures: type counts (without VOID) and DECL_TAGs appended, by name."""
+    """Per-pass figures: type counts (without VOID) when the pass (or its kfunc group)
+    started and ended, types added by this pass itself, DECL_TAGs it appended by name."""
 
     def __init__(self, ctx: Context) -> None:
         self.first = ctx.btf.type_cnt - 1
         self.last = self.first
+        self.added = 0
         self.tags: dict[str, int] = {}
 
     def note(self, ctx: Context, before: Btf, before_cnt: int) -> None:
         btf = ctx.btf
         self.last = btf.type_cnt - 1
+        self.added += btf.type_cnt - before_cnt
         if btf is not before:
             return
         for tid in range(max(before_cnt, btf.start_id), btf.type_cnt):

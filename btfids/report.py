@@ -8,7 +8,7 @@ Shape (``version`` 1)::
                 "pipeline": [{"name", "enabled", "plugin", "origin"}, ...]},
      "phases": {"load_elf": s, "load_btf": s, "resolve": s, "write": s, "total": s},
      "passes": [{"name", "plugin", "scope", "seconds", "types_before", "types_after",
-                 "decl_tags_added": {tag name: count}, "stats": {...}}, ...],
+                 "types_added", "decl_tags_added": {tag name: count}, "stats": {...}}, ...],
      "kfuncs": {"count": n, "list": [{"name", "id", "flags"}, ...]},
      "decl_tags_added": {tag name: count},
      "warnings": ["WARN: ...", ...],

@@ -1,0 +1,249 @@
+"""Both command lines: resolve_btfids (upstream argv, exit codes, lean start-up) and the
+btfids front end (run, passes, bisect, check, inspect, presets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hostplugins as hp
+import pytest
+from click.testing import CliRunner
+
+from btfids import plugins
+from btfids.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = str(ROOT / "tests")
+NEWEST_USAGE_LEN = 567
+LEGACY_USAGE_LEN = 231
+
+
+def resolve(*args: str, cwd: Path | None = None, plugins_env: bool = True,
+            importtime: bool = False) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=TESTS)
+    env.pop("BTFIDS_CONFIG", None)
+    if plugins_env:
+        env["BTFIDS_PLUGINS"] = "hostplugins"
+    pre = ["-X", "importtime"] if importtime else []
+    return subprocess.run(
+        [sys.executable, *pre, "-m", "btfids.cli.resolve_btfids", *args],
+        cwd=cwd, env=env, capture_output=True, text=True,
+    )
+
+
+def cfg(tmp: Path, text: str) -> str:
+    p = tmp / "cfg.toml"
+    p.write_text(text)
+    return str(p)
+
+
+# ------------------------------------------------------------------ resolve_btfids
+def test_usage_texts_and_129(tmp_path: Path) -> None:
+    p = resolve(cwd=tmp_path)
+    assert p.returncode == 129 and len(p.stderr) == NEWEST_USAGE_LEN and p.stdout == ""
+    assert p.stderr.startswith("\n Usage: resolve_btfids [<options>] <ELF object>\n")
+    p = resolve("--help", cwd=tmp_path)
+    assert p.returncode == 129 and len(p.stderr) == NEWEST_USAGE_LEN
+    p = resolve("a.ko", "-v", cwd=tmp_path)  # options after the ELF are positionals
+    assert p.returncode == 129 and len(p.stderr) == NEWEST_USAGE_LEN
+    # the 6.12 preset has the 6.12 tool's command line and texts
+    p = resolve("--config", "linux-6.12", "-h", cwd=tmp_path)
+    assert p.returncode == 129 and len(p.stderr) == LEGACY_USAGE_LEN
+    p = resolve("--config", "linux-6.12", "--distill_base", "a.ko", cwd=tmp_path)
+    assert p.returncode == 129
+    assert p.stderr.startswith("  Error: unknown option `distill_base'\n")
+    (tmp_path / "btfids.toml").write_text('extends = "linux-6.12"\n')  # found in the cwd
+    p = resolve(cwd=tmp_path)
+    assert p.returncode == 129 and len(p.stderr) == LEGACY_USAGE_LEN
+
+
+def test_one_line_errors(tmp_path: Path) -> None:
+    p = resolve("nope.ko", cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (
+        255, "FAILED cannot open nope.ko: No such file or directory\n")
+    (tmp_path / "junk").write_text("junk")
+    p = resolve("junk", cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (255, "FAILED cannot get shdr str ndx\n")
+    elf = hp.elf_with_btf(tmp_path)
+    p = resolve("--config", cfg(tmp_path, "pipeline = [\n"), str(elf), cwd=tmp_path)
+    assert p.returncode == 255 and p.stderr.count("\n") == 1
+    assert p.stderr.startswith(f"config error: {tmp_path}/cfg.toml: invalid TOML")
+    p = resolve("--enable", "no-such-pass", str(elf), cwd=tmp_path)
+    assert p.returncode == 255 and p.stderr.count("\n") == 1
+    assert "command line: --enable no-such-pass: unknown pass" in p.stderr
+    p = resolve("--config", "no-such-preset", str(elf), cwd=tmp_path)
+    assert p.returncode == 255
+    assert p.stderr == ("config error: no-such-preset: no such file or preset (fix: give an "
+                        "existing TOML file or a preset (bpf-next, linux-6.12))\n")
+    p = resolve("--config", cfg(tmp_path, 'pipeline = ["t-mid", "t-boom"]\n'), str(elf),
+                cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (
+        255, "FAILED: plugin 'hostplugins' raised in pass 't-boom': deliberate failure\n")
+    assert "Traceback" not in p.stderr
+    assert hp.listing(tmp_path) == ["cfg.toml", "junk", "mod.ko"]
+
+
+def test_run_verbose_report_and_fatal_warnings(tmp_path: Path) -> None:
+    elf = hp.elf_with_btf(tmp_path)
+    c = cfg(tmp_path, 'pipeline = ["t-discover", "t-tag", "t-warn"]\n')
+    p = resolve("--config", c, "-v", "--report", str(tmp_path / "r.json"), str(elf),
+                cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "mod.ko.BTF"
+    assert p.stderr.splitlines() == [
+        "Cannot find .BTF_ids or symbols sections, skip symbols resolution",
+        "WARN: resolve_btfids: test warning",
+        f"Dumped {out.stat().st_size} bytes of data to {out}",
+    ]
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["exit_code"] == 0 and rep["decl_tags_added"] == {"t1": 2}
+    p = resolve("--config", c, "--fatal_warnings", str(elf), cwd=tmp_path)
+    assert p.returncode == 255 and p.stderr == "WARN: resolve_btfids: test warning\n"
+    # abbreviations work as upstream
+    p = resolve("--config", c, "--fatal", str(elf), cwd=tmp_path)
+    assert p.returncode == 255
+
+
+def test_output_path_too_long(tmp_path: Path) -> None:
+    """An ELF path that fits but whose ``.BTF`` name does not: exit 249, nothing written."""
+    d = tmp_path
+    budget = 4096 - 4 - len(str(d)) - len("/mod.ko")  # ".BTF" must reach 4096
+    while budget > 0:
+        step = min(200, budget)
+        d = d / ("d" * max(step - 1, 1))
+        budget -= len(d.name) + 1
+    d.mkdir(parents=True)
+    elf = hp.elf_with_btf(d)
+    assert len(str(elf)) + 4 >= 4096 > len(str(elf))
+    p = resolve("--config", cfg(tmp_path, "pipeline = []\n"), str(elf), cwd=tmp_path)
+    assert p.returncode == 249
+    assert p.stderr == f"Output path is too long: {elf}.BTF\n"
+    assert os.listdir(d) == ["mod.ko"]
+
+
+def test_startup_is_lean(tmp_path: Path) -> None:
+    def imported(p: subprocess.CompletedProcess[str]) -> set[str]:
+        return {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines()
+                if line.startswith("import time:")}
+
+    heavy = {"pluggy", "elftools", "rich", "click", "rich_click"}
+    assert not imported(resolve(cwd=tmp_path, importtime=True)) & heavy  # usage
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"")
+    mods = imported(resolve("--patch_btfids", str(blob), str(hp.elf_with_btf(tmp_path)),
+                            cwd=tmp_path, importtime=True))
+    assert not mods & {"pluggy", "rich", "click", "rich_click"}
+    mods = imported(resolve("--config", "linux-6.12", str(hp.elf_with_btf(tmp_path)),
+                            cwd=tmp_path, importtime=True, plugins_env=False))
+    assert not mods & {"pluggy", "rich", "click", "rich_click"}
+    mods = imported(resolve("--config", cfg(tmp_path, "pipeline = []\n"),
+                            str(hp.elf_with_btf(tmp_path)), cwd=tmp_path, importtime=True))
+    assert "pluggy" in mods and not mods & {"rich", "click", "rich_click"}
+
+
+# ------------------------------------------------------------------ btfids
+@pytest.fixture()
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("BTFIDS_PLUGINS", "hostplugins")
+    monkeypatch.delenv("BTFIDS_CONFIG", raising=False)
+    monkeypatch.setattr(plugins, "_MANAGER", None)
+    return CliRunner()
+
+
+def test_app_passes(runner: CliRunner, tmp_path: Path) -> None:
+    r = runner.invoke(app.cli, ["passes", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["config"] == "preset bpf-next" and data["found_by"] == "default"
+    assert [(p["name"], p["enabled"], p["origin"]) for p in data["pipeline"]] == [
+        (n, True, "built-in") for n in (
+            "kfunc-discovery", "bpf-kfunc-tag", "fastcall-tag", "implicit-args", "arena",
+            "dedup", "base-btf", "sort")]
+    assert "t-mid" in data["not_in_pipeline"]
+    r = runner.invoke(app.cli, ["passes", "--disable", "sort"])
+    assert r.exit_code == 0
+    assert "sort" in r.output and "no" in r.output and "built-in" in r.output
+    r = runner.invoke(app.cli, ["passes", "--json", "--config", "linux-6.12"])
+    assert json.loads(r.output)["pipeline"] == []
+    r = runner.invoke(app.cli, ["passes", "--disable", "kfunc-discovery"])
+    assert r.exit_code == 255
+    assert "needs 'kfunc-discovery', which is disabled or absent" in r.output
+
+
+def test_app_run_check_inspect(runner: CliRunner, tmp_path: Path) -> None:
+    elf = hp.elf_with_btf(tmp_path)
+    c = cfg(tmp_path, 'pipeline = ["t-discover", "t-tag"]\n')
+    r = runner.invoke(app.cli, ["run", "--config", c, "--report", str(tmp_path / "r.json"),
+                                str(elf)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "r.json").read_text())["kfuncs"]["count"] == 2
+    out = str(elf) + ".BTF"
+    r = runner.invoke(app.cli, ["check", "--config", c, out])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [
+        "config ok: " + c + " (mode newest, 2/2 passes enabled)", f"{out}: ok (7 types)"]
+    r = runner.invoke(app.cli, ["inspect", "btf", out])
+    assert r.output.splitlines()[2:] == [
+        "[3] FUNC 'foo' type_id=2 linkage=1",
+        "[4] FUNC 'bar' type_id=2 linkage=1",
+        "[5] FUNC 'baz' type_id=2 linkage=1",
+        "[6] DECL_TAG 't1' type_id=3 component_idx=-1 kflag=0",
+        "[7] DECL_TAG 't1' type_id=4 component_idx=-1 kflag=0",
+    ]
+    r = runner.invoke(app.cli, ["inspect", "btf", "--kind", "func_proto", out])
+    assert r.output == "[2] FUNC_PROTO '' ret_type_id=1 vlen=1 (a:1)\n"
+    # a broken BTF fails the check with one stderr line
+    c2 = cfg(tmp_path, 'pipeline = ["t-corrupt"]\n')
+    assert runner.invoke(app.cli, ["run", "--config", c2, str(elf)]).exit_code == 0
+    r = runner.invoke(app.cli, ["check", "--config", c2, out])
+    assert r.exit_code == 255 and r.output.splitlines()[-1] == (
+        f"btfids: FAILED: load BTF from {out}: BTF type [6]: referenced type [1] is not "
+        "FUNC_PROTO")
+    r = runner.invoke(app.cli, ["run", str(tmp_path / "gone.ko")])
+    assert r.exit_code == 255
+    assert r.output == f"btfids: FAILED cannot open {tmp_path}/gone.ko: No such file or directory\n"
+
+
+def test_app_bisect(runner: CliRunner, tmp_path: Path) -> None:
+    elf = hp.elf_with_btf(tmp_path)
+    c = cfg(tmp_path, 'pipeline = ["t-mid", "t-typedef", "t-corrupt", "t-warn"]\n')
+    check = [sys.executable, "-c",
+             "import sys; from btfids.btf import Btf; Btf.parse(open(sys.argv[1], 'rb').read())",
+             "{btf}"]
+    r = runner.invoke(app.cli, ["bisect", "--config", c, str(elf), "--", *check])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[-1] == "bisect: first bad pass: t-corrupt"
+    assert "bisect: with t-corrupt disabled: good" in lines
+    assert sum("passes enabled" in x for x in lines) <= 4
+    assert hp.listing(tmp_path) == ["cfg.toml", "mod.ko"]
+
+
+def test_app_presets_and_version(runner: CliRunner) -> None:
+    r = runner.invoke(app.cli, ["presets"])
+    assert r.output.splitlines()[0].startswith("bpf-next (default): newest upstream")
+    assert "linux-6.12: Linux 6.12 LTS" in r.output
+    assert runner.invoke(app.cli, ["--version"]).exit_code == 0
+
+
+@pytest.mark.corpus
+def test_app_inspect_ids_on_corpus(runner: CliRunner, corpus: Path, golden: Path,
+                                   tmp_path: Path) -> None:
+    rel = "net/netfilter/nf_conntrack.ko"
+    mod = tmp_path / "nf_conntrack.ko"
+    mod.write_bytes((corpus / "modules" / rel).read_bytes())
+    pre = (golden / "classic" / "modules" / (rel + ".BTF_ids.pre")).read_bytes()
+    from elftools.elf.elffile import ELFFile
+
+    with mod.open("r+b") as f:
+        off = ELFFile(f).get_section_by_name(".BTF_ids")["sh_offset"]
+        f.seek(off)
+        f.write(pre)
+    r = runner.invoke(app.cli, ["inspect", "ids", str(mod)])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(".BTF_ids: section ")
+    assert "set8 " in r.output and "flags 0x1" in r.output  # a BTF_KFUNCS set
