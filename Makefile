@@ -34,6 +34,10 @@ test: setup lint
 sweep: setup
 	$(BIN)/python -m pytest -q -m sweep $(PYTEST_ARGS)
 
+# Build linux-source-6.12 with the C resolve_btfids and with btfids; compare (slow, cached).
+e2e: setup
+	$(BIN)/python e2e/kernel.py all
+
 bench: setup
 	$(BIN)/python bench/run.py
 
