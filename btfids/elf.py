@@ -67,7 +67,7 @@ class ElfImage:
             self.order = "<" if elf.little_endian else ">"
             self.elfclass = elf.elfclass
             hdr = elf.header
-            self.e_type_raw = _raw_e_type(stream, self.order)
+            self.e_type = _raw_e_type(stream, self.order)
             self.phoff, self.phnum, self.phentsize = hdr.e_phoff, hdr.e_phnum, hdr.e_phentsize
             self.shoff, self.shentsize = hdr.e_shoff, hdr.e_shentsize
             self.ehsize = hdr.e_ehsize
@@ -201,12 +201,6 @@ class ElfImage:
         """Write ``data`` at ``offset`` (the file must have been opened writable)."""
         self._f.seek(offset)
         self._f.write(data)
-
-    def check_data_bounds(self) -> None:
-        """``elf_getdata`` on every section: contents must lie inside the file."""
-        for sec in self.sections[1:]:
-            if sec.type != SHT_NOBITS and sec.offset + sec.size > self.file_size:
-                raise ElfError(f"FAILED to get section({sec.index}) data from {self.path}")
 
     def gaps(self) -> list[tuple[int, int, int]]:
         """Inter-section gaps as libelf's mmap writer fills them: ``(start, end, index)``

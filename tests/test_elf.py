@@ -27,9 +27,10 @@ def test_headers_sections_and_data(tmp_path: Path, elfclass: int, order: str) ->
     ids = BtfIdsBuilder(order)
     ids.btf_id("func", "f")
     btf = simple_btf([("func", "f")], order)
-    data, b = btfids_elf(ids, btf, elfclass=elfclass, order=order, addr=0x2000, phnum=2)
+    data, b = btfids_elf(ids, btf, elfclass=elfclass, order=order, addr=0x2000, phnum=2,
+                         e_type=2)
     with open_elf(_file(tmp_path, data)) as elf:
-        assert (elf.order, elf.elfclass, elf.e_type_raw) == (order, elfclass, 1)
+        assert (elf.order, elf.elfclass, elf.e_type) == (order, elfclass, 2)
         names = [s.name for s in elf.sections]
         assert names == [b"", b".text", b".BTF_ids", b".data", b".BTF", b".symtab", b".strtab",
                          b".shstrtab"]
