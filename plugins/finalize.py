@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from btfids.btf import Btf, BtfError
+from btfids.btf import BtfError
 from btfids.context import Context
 from btfids.errors import BtfidsError
 from btfids.hookspecs import PassSpec, hookimpl
@@ -25,15 +25,13 @@ def _strerror(exc: BaseException) -> str:
 
 
 def run_dedup(ctx: Context, options: Mapping[str, Any]) -> None:
-    """``btf__dedup`` on the target BTF (in place or as a new object)."""
+    """``btf__dedup`` on the target BTF."""
     from btfids.btf.dedup import dedup
 
     try:
-        out = dedup(ctx.btf)
+        dedup(ctx.btf)  # in place
     except (BtfError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED to dedup BTF: {_strerror(exc)}") from exc
-    if isinstance(out, Btf):
-        ctx.btf = out
 
 
 def run_base_btf(ctx: Context, options: Mapping[str, Any]) -> None:
@@ -42,6 +40,8 @@ def run_base_btf(ctx: Context, options: Mapping[str, Any]) -> None:
         return
     from btfids.btf.distill import distill_base
 
+    if options["hdr_len"] not in (24, 32):
+        raise BtfidsError(f"FAILED: base-btf: hdr_len must be 24 or 32, not {options['hdr_len']}")
     try:
         new_base, new_split = distill_base(ctx.btf, hdr_len=int(options["hdr_len"]))
     except (BtfError, OSError, ValueError) as exc:
@@ -56,11 +56,9 @@ def run_sort(ctx: Context, options: Mapping[str, Any]) -> None:
     from btfids.btf.sort import sort_by_name
 
     try:
-        out = sort_by_name(ctx.btf)
+        sort_by_name(ctx.btf)  # in place (btf__permute)
     except (BtfError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED to sort BTF: {_strerror(exc)}") from exc
-    if isinstance(out, Btf):
-        ctx.btf = out
 
 
 @hookimpl
