@@ -46,8 +46,8 @@ class Btf:
         self.layout = b""
         self.types: list[list[int]] = []
         self.strs = bytearray() if base is not None else bytearray(b"\0")
-        self.start_id = base.type_cnt if base is not None else 1
-        self.start_str_off = base.start_str_off + len(base.strs) if base is not None else 0
+        self.start_id: int = base.type_cnt if base is not None else 1
+        self.start_str_off: int = base.start_str_off + len(base.strs) if base is not None else 0
         # Parsed objects remember their bytes until the first modification (§8.3).
         self._raw: bytes | None = None
         self._unmodifiable = False
