@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import GOLDEN, corpus_path, preresolve_copy  # noqa: E402
+from corpus import GOLDEN, corpus_path, preresolve_copy
 
 BIN = Path(sys.executable).parent
 RESOLVE = str(BIN / "resolve_btfids")
@@ -71,7 +71,9 @@ def c_module_times() -> dict[str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--all", action="store_true", help="every module, one process each")
     ap.add_argument("--json", type=Path)
@@ -83,11 +85,13 @@ def main() -> int:
     def add(name: str, wall: float, rss: float, c: tuple[float | None, float | None]) -> None:
         rows.append((name, wall, rss, c[0], c[1]))
         ratio = f"{wall / c[0]:6.2f}x" if c[0] else "      "
-        print(f"{name:48s} {wall * 1000:9.1f} ms {rss:7.1f} MiB  C {((c[0] or 0) * 1000):8.1f} ms {ratio}",
+        c_ms = (c[0] or 0) * 1000
+        print(f"{name:48s} {wall * 1000:9.1f} ms {rss:7.1f} MiB  C {c_ms:8.1f} ms {ratio}",
               flush=True)
 
     py = sys.executable
-    add("interpreter start (python -c pass)", *measure([py, "-c", "pass"], args.repeat), (None, None))
+    none = (None, None)
+    add("interpreter start (python -c pass)", *measure([py, "-c", "pass"], args.repeat), none)
     add("start-up: resolve_btfids --help", *measure_help(), (None, None))
 
     with tempfile.TemporaryDirectory(dir=Path.home() / ".cache") as tmp:
@@ -123,9 +127,9 @@ def main() -> int:
                     p.unlink()
             add(f"all {len(mods)} modules, one process each", total_py, 0.0, (total_c, None))
     if args.json:
-        args.json.write_text(json.dumps(
-            [dict(zip(("name", "wall_s", "rss_mib", "c_wall_s", "c_rss_mib"), r)) for r in rows],
-            indent=2))
+        keys = ("name", "wall_s", "rss_mib", "c_wall_s", "c_rss_mib")
+        records = [dict(zip(keys, r, strict=True)) for r in rows]
+        args.json.write_text(json.dumps(records, indent=2))
     return 0
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from corpus import CACHE, GOLDEN, corpus_path, preresolve_copy  # noqa: E402
+from corpus import CACHE, GOLDEN, corpus_path, preresolve_copy
 
 RESOLVE = str(Path(sys.executable).parent / "resolve_btfids")
 
