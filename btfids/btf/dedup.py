@@ -1,0 +1,928 @@
+"""libbpf-exact ``btf__dedup`` (spec finalize.md §1).
+
+The algorithm is libbpf's, phase by phase: strings (§1.2), primitive types (§1.3),
+STRUCT/UNION/TYPEDEF with graph equivalence (§1.4, §1.6-§1.8), remaining FWDs (§1.5),
+reference types (§1.9), compaction and remap (§1.10). Only own types are deduplicated;
+the base is read, never changed.
+
+Candidate order matters (§1.12): libbpf keeps candidates in a hashmap whose same-key
+chains are newest-first and get reversed by every table growth. Two emulations exist:
+
+* ``reference=True`` folds the real 64-bit hashes (§1.11) and keeps one list per hash,
+  reversing every list on growth, exactly as the spec describes.
+* the default (fast) path keys the table by the tuple of the very fields each hash
+  folds. Every libbpf equality check used on a candidate compares (at least) exactly
+  those fields, so an acceptable candidate always has the same tuple; entries with the
+  same tuple always share a hash and see the same insert/growth sequence, so their
+  relative order is identical. Growth is a global orientation flag instead of list
+  reversals, and the base's part of the table (split BTF) is computed once per base
+  object and shared. Both paths run the same phase code.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from . import kinds as K
+from .model import Btf, BtfError
+
+UNPROCESSED = 0xFFFFFFFF
+IN_PROGRESS = 0xFFFFFFFE
+MAX_NR = 0x7FFFFFFF
+_M64 = (1 << 64) - 1
+
+_INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF = (
+    K.INT, K.PTR, K.ARRAY, K.STRUCT, K.UNION, K.ENUM, K.FWD, K.TYPEDEF)
+_VOLATILE, _CONST, _RESTRICT, _FUNC, _FUNC_PROTO, _VAR, _DATASEC = (
+    K.VOLATILE, K.CONST, K.RESTRICT, K.FUNC, K.FUNC_PROTO, K.VAR, K.DATASEC)
+_FLOAT, _DECL_TAG, _TYPE_TAG, _ENUM64 = K.FLOAT, K.DECL_TAG, K.TYPE_TAG, K.ENUM64
+
+# Kinds whose is_equiv / identical_types step follows the single ``type`` field.
+_REF_CHAIN = frozenset({_CONST, _VOLATILE, _RESTRICT, _PTR, _TYPEDEF, _FUNC, _TYPE_TAG})
+# Kinds handled by btf_dedup_ref_type, common-hash flavour.
+_REF_COMMON = frozenset({_CONST, _VOLATILE, _RESTRICT, _PTR, _FUNC, _TYPE_TAG})
+_REF_KINDS = _REF_COMMON | {_DECL_TAG, _ARRAY, _FUNC_PROTO}
+_ANY_ENUM = frozenset({_ENUM, _ENUM64})
+
+_COMPOSITE = frozenset({_STRUCT, _UNION})
+_STRUCT_PHASE = frozenset({_STRUCT, _UNION, _TYPEDEF})
+_PRIM_EXACT = frozenset({_INT, _FWD, _FLOAT})
+# Kinds the primitive phase leaves for later phases (kind 0 and unknown kinds fail there).
+_NO_PRIM = _REF_KINDS | _STRUCT_PHASE | {_VAR, _DATASEC}
+_SELF_MAPPED = frozenset({_VAR, _DATASEC})
+_SINGLE_REF = _REF_COMMON | {_DECL_TAG}
+
+
+# --------------------------------------------------------------------- hashes (§1.11)
+def _h_common(t: Sequence[int]) -> int:
+    return ((t[0] * 31 + t[1]) * 31 + t[2]) & _M64
+
+
+def _h_typedef(t: Sequence[int]) -> int:
+    return (t[0] * 31 + t[1]) & _M64
+
+
+def _h_int_tag(t: Sequence[int]) -> int:
+    return (_h_common(t) * 31 + t[3]) & _M64
+
+
+def _h_enum(t: Sequence[int]) -> int:
+    return t[0]
+
+
+def _h_struct(t: Sequence[int]) -> int:
+    h = _h_common(t)
+    for i in range(3, len(t), 3):
+        h = ((h * 31 + t[i]) * 31 + t[i + 2]) & _M64
+    return h
+
+
+def _h_array(t: Sequence[int]) -> int:
+    return (((_h_common(t) * 31 + t[3]) * 31 + t[4]) * 31 + t[5]) & _M64
+
+
+def _h_fnproto(t: Sequence[int]) -> int:
+    h = _h_common(t)
+    for i in range(3, len(t), 2):
+        h = ((h * 31 + t[i]) * 31 + t[i + 1]) & _M64
+    return h
+
+
+# ------------------------------------------------- field-tuple keys (fast path, see top)
+def _k_typedef(t: Sequence[int]) -> tuple[int, ...]:
+    return (t[0], t[1])
+
+
+def _k_enum(t: Sequence[int]) -> tuple[int, ...]:
+    return (t[0],)
+
+
+def _k_struct(t: list[int]) -> tuple[int, ...]:
+    return (*t[:3], *t[3::3], *t[5::3])
+
+
+# Per kind: the table key of a type (prep, prim, struct and ref phases agree per kind).
+_HASH_BY_KIND: dict[int, Callable[[Any], Any]] = {
+    _CONST: _h_common, _VOLATILE: _h_common, _RESTRICT: _h_common, _PTR: _h_common,
+    _FWD: _h_common, _FUNC: _h_common, _FLOAT: _h_common, _TYPE_TAG: _h_common,
+    _TYPEDEF: _h_typedef, _INT: _h_int_tag, _DECL_TAG: _h_int_tag,
+    _ENUM: _h_enum, _ENUM64: _h_enum, _STRUCT: _h_struct, _UNION: _h_struct,
+    _ARRAY: _h_array, _FUNC_PROTO: _h_fnproto,
+}
+# Kinds whose hash folds every word of the record: the key is ``tuple(t)``.
+_KEY_BY_KIND: dict[int, Callable[[Any], Any]] = {
+    k: tuple for k in (_CONST, _VOLATILE, _RESTRICT, _PTR, _FWD, _FUNC, _FLOAT, _TYPE_TAG,
+                       _INT, _DECL_TAG, _ARRAY, _FUNC_PROTO)
+}
+_KEY_BY_KIND.update({_TYPEDEF: _k_typedef, _ENUM: _k_enum, _ENUM64: _k_enum,
+                     _STRUCT: _k_struct, _UNION: _k_struct})
+
+
+def _next_grow(cap: int) -> int:
+    """Smallest table size at which libbpf's hashmap grows before the next insert:
+    ``cap == 0`` or ``(size + 1) * 4 // 3 > cap``."""
+    if cap == 0:
+        return 0
+    return (3 * (cap + 1) + 3) // 4 - 1
+
+
+# ----------------------------------------------------------------------- candidate tables
+class _RefTable:
+    """libbpf hashmap emulation, verbatim from the spec (§1.12): one list per hash, the
+    newest entry first; every growth reverses every list."""
+
+    def __init__(self) -> None:
+        self.lists: dict[Any, list[int]] = {}
+        self.size = 0
+        self.cap = 0
+
+    def add(self, key: Any, tid: int) -> None:
+        if self.cap == 0 or (self.size + 1) * 4 // 3 > self.cap:
+            self.cap = max(4, 2 * self.cap)
+            for chain in self.lists.values():
+                chain.reverse()
+        lst = self.lists.get(key)
+        if lst is None:
+            self.lists[key] = [tid]
+        else:
+            lst.insert(0, tid)
+        self.size += 1
+
+    def cands(self, key: Any) -> Sequence[int]:
+        return self.lists.get(key, ())
+
+
+class _BasePart:
+    """The table state right after prep for one base BTF (fast path): per key the base
+    IDs in *stored* orientation (see :class:`_FastTable`), plus size/cap/orientation."""
+
+    def __init__(self, lists: dict[Any, list[int]], size: int, cap: int, flip: int,
+                 type_cnt: int) -> None:
+        self.lists = lists
+        self.size = size
+        self.cap = cap
+        self.flip = flip
+        self.type_cnt = type_cnt
+
+
+_BASE_PARTS: weakref.WeakKeyDictionary[Btf, _BasePart] = weakref.WeakKeyDictionary()
+
+
+class _FastTable:
+    """Field-tuple-keyed emulation for standalone BTF. A key's entries are stored in
+    *virtual* order; libbpf's (real) order is the virtual one, reversed while ``flip``
+    is set. A growth toggles ``flip`` instead of reversing every list; an insert at the
+    real front is a prepend (flip clear) or an append (flip set)."""
+
+    def __init__(self) -> None:
+        self.lists: dict[Any, list[int]] = {}
+        self.size = 0
+        self.cap = 0
+        self.flip = 0
+        self.grow_at = 0
+
+    def add(self, key: Any, tid: int) -> None:
+        if self.size == self.grow_at:
+            self.cap = max(4, 2 * self.cap)
+            self.flip ^= 1
+            self.grow_at = _next_grow(self.cap)
+        lst = self.lists.get(key)
+        if lst is None:
+            self.lists[key] = [tid]
+        elif self.flip:
+            lst.append(tid)
+        else:
+            lst.insert(0, tid)
+        self.size += 1
+
+    def first(self, key: Any) -> int:
+        """The first candidate in libbpf order, or -1."""
+        lst = self.lists.get(key)
+        if not lst:
+            return -1
+        return lst[-1] if self.flip else lst[0]
+
+    def cands(self, key: Any) -> Sequence[int]:
+        lst = self.lists.get(key)
+        if not lst:
+            return ()
+        return lst[::-1] if self.flip else lst
+
+
+class _FastSplitTable:
+    """:class:`_FastTable` on top of a shared, never modified base part ``B``: a key's
+    virtual list is ``reversed(L) + B + R``, own inserts go to ``L`` (flip clear) or
+    ``R`` (flip set)."""
+
+    def __init__(self, base: _BasePart) -> None:
+        self.base = base.lists
+        self.own: dict[Any, tuple[list[int], list[int]]] = {}
+        self.size = base.size
+        self.cap = base.cap
+        self.flip = base.flip
+        self.grow_at = _next_grow(self.cap)
+
+    def add(self, key: Any, tid: int) -> None:
+        if self.size == self.grow_at:
+            self.cap = max(4, 2 * self.cap)
+            self.flip ^= 1
+            self.grow_at = _next_grow(self.cap)
+        lr = self.own.get(key)
+        if lr is None:
+            lr = self.own[key] = ([], [])
+        lr[self.flip].append(tid)
+        self.size += 1
+
+    def first(self, key: Any) -> int:
+        cands = self.cands(key)
+        return cands[0] if cands else -1
+
+    def cands(self, key: Any) -> Sequence[int]:
+        b = self.base.get(key)
+        lr = self.own.get(key)
+        if lr is None:
+            if not b:
+                return ()
+            return b[::-1] if self.flip else b
+        left, right = lr
+        virt = left[::-1] + (b or []) + right
+        return virt[::-1] if self.flip else virt
+
+
+def _base_part(base_types: list[list[int]], type_cnt: int) -> _BasePart:
+    """Prep (§1.1) of the base in the fast representation, computed once per base."""
+    lists: dict[Any, list[int]] = {}
+    size = 0
+    cap = 0
+    flip = 0
+    grow_at = 0
+    keyf = _KEY_BY_KIND
+    setdefault = lists.setdefault
+    for tid, t in enumerate(base_types, 1):
+        kind = (t[1] >> 24) & 0x7F
+        f = keyf.get(kind)
+        if f is None:
+            if kind in _SELF_MAPPED:
+                continue
+            raise BtfError(f"dedup: unknown kind {kind} for base type [{tid}]")
+        if size == grow_at:
+            cap = max(4, 2 * cap)
+            flip ^= 1
+            grow_at = _next_grow(cap)
+        lst = setdefault(f(t), [])
+        # base entries are added at the real front; stored orientation depends on flip
+        if flip:
+            lst.append(tid)
+        else:
+            lst.insert(0, tid)
+        size += 1
+    return _BasePart(lists, size, cap, flip, type_cnt)
+
+
+# -------------------------------------------------------------------------- the algorithm
+def _flatten(btf: Btf) -> list[list[int]]:
+    """All records by ID (index 0 is VOID), base chain included."""
+    chain = []
+    b: Btf | None = btf
+    while b is not None:
+        chain.append(b)
+        b = b.base
+    out: list[list[int]] = [[0, 0, 0]]
+    for level in reversed(chain):
+        out.extend(level.types)
+    return out
+
+
+def _enum_compat(t1: list[int], t2: list[int]) -> bool:
+    """``btf_compat_enum``."""
+    k1 = (t1[1] >> 24) & 0x7F
+    k2 = (t2[1] >> 24) & 0x7F
+    fwd1 = k1 in _ANY_ENUM and not t1[1] & 0xFFFFFF
+    fwd2 = k2 in _ANY_ENUM and not t2[1] & 0xFFFFFF
+    if not fwd1 and not fwd2:
+        return t1 == t2
+    return t1[0] == t2[0] and k1 in _ANY_ENUM and k2 in _ANY_ENUM
+
+
+def _shallow_struct_eq(t1: list[int], t2: list[int]) -> bool:
+    """``btf_shallow_equal_struct`` (equal ``info`` implies equal lengths)."""
+    return t1[:3] == t2[:3] and t1[3::3] == t2[3::3] and t1[5::3] == t2[5::3]
+
+
+def _compat_fnproto(t1: list[int], t2: list[int]) -> bool:
+    return t1[0] == t2[0] and t1[1] == t2[1] and t1[3::2] == t2[3::2]
+
+
+class _Dedup:
+    def __init__(self, btf: Btf, reference: bool) -> None:
+        self.btf = btf
+        self.reference = reference
+        self.start = btf.start_id
+        self.T = T = _flatten(btf)
+        if len(T) != btf.type_cnt:
+            raise BtfError("dedup: inconsistent base chain")
+        self.kinds = kinds = [(t[1] >> 24) & 0x7F for t in T]
+        kinds[0] = 0
+        m = [UNPROCESSED] * len(T)
+        m[0] = 0
+        for tid, k in enumerate(kinds):
+            if k in _SELF_MAPPED:
+                m[tid] = tid
+        self.map = m
+        self.hyp: dict[int, int] = {}
+        self.adjust = False
+        self.keyf = _HASH_BY_KIND if reference else _KEY_BY_KIND
+        self.table: _RefTable | _FastTable | _FastSplitTable
+        self.table = _RefTable() if reference else _FastTable()
+
+    # ------------------------------------------------------------------ phases
+    def run(self) -> None:
+        btf = self.btf
+        btf.make_modifiable()
+        self.prep()
+        if not btf.strs_deduped:
+            self.strings()
+        self.prim_types()
+        self.struct_types()
+        self.resolve_fwds()
+        self.ref_types()
+        self.compact_and_remap()
+
+    def prep(self) -> None:
+        """§1.1: base types map to themselves and enter the table."""
+        start = self.start
+        base = self.btf.base
+        if base is None:
+            return
+        m = self.map
+        m[1:start] = range(1, start)
+        if not self.reference:
+            part = _BASE_PARTS.get(base)
+            if part is None or part.type_cnt != start:
+                part = _BASE_PARTS[base] = _base_part(self.T[1:start], start)
+            self.table = _FastSplitTable(part)
+            return
+        T, kinds, keyf, add = self.T, self.kinds, self.keyf, self.table.add
+        for tid in range(1, start):
+            k = kinds[tid]
+            if k in _SELF_MAPPED:
+                continue
+            f = keyf.get(k)
+            if f is None:
+                raise BtfError(f"dedup: unknown kind {k} for base type [{tid}]")
+            add(f(T[tid]), tid)
+
+    def strings(self) -> None:
+        """§1.2: rebuild the own string section in first-reference order."""
+        btf = self.btf
+        start_off = btf.start_str_off
+        base = btf.base
+        by_off = btf.strings_by_offset()
+        str_at = btf.str_at
+        newset: dict[bytes, int] = {}
+        buf = bytearray()
+        if base is None:
+            newset[b""] = 0
+            buf += b"\0"
+        find_base = base.find_str if base is not None else None
+
+        class OffMap(dict[int, int]):
+            """old offset → new offset, computed on first reference."""
+
+            def __missing__(self, off: int) -> int:
+                if off == 0 or off < start_off:
+                    self[off] = off
+                    return off
+                s = by_off.get(off)
+                if s is None:
+                    s = str_at(off)
+                if find_base is not None:
+                    b = find_base(s)
+                    if b >= 0:
+                        self[off] = b
+                        return b
+                v = newset.get(s)
+                if v is None:
+                    v = newset[s] = len(buf)
+                    buf.extend(s)
+                    buf.append(0)
+                v += start_off
+                self[off] = v
+                return v
+
+        om = OffMap()
+        three = (_STRUCT, _UNION, _ENUM64)
+        two = (_ENUM, _FUNC_PROTO)
+        for t in btf.types:
+            kind = (t[1] >> 24) & 0x7F
+            if kind == 0:
+                continue
+            t[0] = om[t[0]]
+            if len(t) > 3:
+                if kind in three:
+                    t[3::3] = [om[x] for x in t[3::3]]
+                elif kind in two:
+                    t[3::2] = [om[x] for x in t[3::2]]
+            if kind > K.MAX_KNOWN_KIND:
+                raise BtfError(f"dedup: unsupported BTF kind {kind}")
+        btf.strs = buf
+        btf.invalidate_str_index()
+        btf.strs_deduped = True
+
+    def prim_types(self) -> None:
+        """§1.3: INT, ENUM, ENUM64, FWD, FLOAT."""
+        T, kinds, m, keyf = self.T, self.kinds, self.map, self.keyf
+        table = self.table
+        add = table.add
+        cands = table.cands
+        for tid in range(self.start, len(T)):
+            k = kinds[tid]
+            if k in _NO_PRIM:
+                continue
+            t = T[tid]
+            new = tid
+            if k in _PRIM_EXACT:
+                h = keyf[k](t)
+                for c in cands(h):
+                    if T[c] == t:     # equal_int_tag / equal_common: every word
+                        new = c
+                        break
+            elif k in _ANY_ENUM:
+                h = keyf[k](t)
+                t_fwd = not t[1] & 0xFFFFFF
+                for c in cands(h):
+                    ct = T[c]
+                    if ct == t:       # btf_equal_enum
+                        new = c
+                        break
+                    if kinds[c] in _ANY_ENUM and ct[0] == t[0] and (
+                            t_fwd or not ct[1] & 0xFFFFFF):   # btf_compat_enum
+                        if t_fwd:
+                            new = c
+                            break
+                        m[c] = tid
+            else:
+                raise BtfError(f"dedup: unsupported BTF kind {k} for type [{tid}]")
+            m[tid] = new
+            if new == tid:
+                add(h, tid)
+
+    def struct_types(self) -> None:
+        """§1.4: STRUCT, UNION, TYPEDEF through graph equivalence."""
+        T, kinds, m, keyf = self.T, self.kinds, self.map, self.keyf
+        table = self.table
+        is_equiv = self.is_equiv
+        merge = self.merge_hypot
+        fast = not self.reference
+        quick_reject = self.quick_reject
+        for tid in range(self.start, len(T)):
+            if m[tid] <= MAX_NR:
+                continue
+            k = kinds[tid]
+            if k not in _STRUCT_PHASE:
+                continue
+            t = T[tid]
+            h = keyf[k](t)
+            new = tid
+            for c in table.cands(h):
+                if fast:
+                    # the key is the shallow-equality tuple: the guard always passes
+                    if quick_reject(t, c):
+                        continue
+                else:
+                    ct = T[c]
+                    if k == _TYPEDEF:
+                        if ct[0] != t[0] or ct[1] != t[1]:
+                            continue
+                    elif not _shallow_struct_eq(t, ct):
+                        continue
+                self.hyp = {}
+                self.adjust = False
+                if not is_equiv(tid, c):
+                    continue
+                merge()
+                if self.adjust:
+                    continue
+                new = c
+                break
+            m[tid] = new
+            if new == tid:
+                table.add(h, tid)
+
+    def quick_reject(self, t: list[int], c: int) -> bool:
+        """True when ``is_equiv(t, c)`` is certainly false, decided the way the full
+        DFS decides it: the root pair passes (shallow-equal, ``c`` canonical), member
+        pairs that resolve to one type pass without side effects, and the first other
+        pair fails its own node check while the hypothetical map holds only ``c``. A
+        failing check leaves no trace, so skipping it changes nothing. Anything else
+        (including error kinds) returns False and the full check runs."""
+        m, T, kinds = self.map, self.T, self.kinds
+        if m[c] != c:
+            return False
+        ct = T[c]
+        if kinds[c] == _TYPEDEF:
+            pairs: Iterable[tuple[int, int]] = ((t[2], ct[2]),)
+        else:
+            pairs = zip(t[4::3], ct[4::3], strict=True)
+        for x, y in pairs:
+            a = x
+            while True:
+                v = m[a]
+                if v > MAX_NR or v == a:
+                    break
+                a = v
+            b = y
+            while True:
+                v = m[b]
+                if v > MAX_NR or v == b:
+                    break
+                b = v
+            if a == b:
+                continue
+            canon = b if kinds[y] == _FWD and kinds[b] != _FWD else y
+            if canon == c:
+                return False
+            xt = T[x]
+            nt = T[canon]
+            if xt[0] != nt[0]:
+                return True
+            xk = kinds[x]
+            nk = kinds[canon]
+            if xk != nk:
+                return xk != _FWD and nk != _FWD
+            if xk in _COMPOSITE:
+                return not _shallow_struct_eq(xt, nt)
+            if xk in _REF_CHAIN:
+                return xt[1] != nt[1]
+            if xk == _FUNC_PROTO:
+                return not _compat_fnproto(xt, nt)
+            if xk == _ARRAY:
+                return xt[:3] != nt[:3] or xt[5] != nt[5]
+            if xk in _PRIM_EXACT:
+                return xt != nt
+            if xk in _ANY_ENUM:
+                return not _enum_compat(xt, nt)
+            return False
+        return False
+
+    def _resolve(self, tid: int) -> int:
+        m = self.map
+        while True:
+            x = m[tid]
+            if x > MAX_NR or x == tid:
+                return tid
+            tid = x
+
+    def is_equiv(self, cand_id: int, canon_id: int) -> bool:
+        """§1.6 as an explicit-stack preorder DFS: any false node makes the whole check
+        false (every level returns the first non-positive result)."""
+        T, kinds, m, hyp = self.T, self.kinds, self.map, self.hyp
+        start = self.start
+        identical = self.identical
+        stack = [(cand_id, canon_id)]
+        pop = stack.pop
+        push = stack.append
+        extend = stack.extend
+        while stack:
+            cand, canon = pop()
+            a = cand
+            while True:
+                x = m[a]
+                if x > MAX_NR or x == a:
+                    break
+                a = x
+            b = canon
+            while True:
+                x = m[b]
+                if x > MAX_NR or x == b:
+                    break
+                b = x
+            if a == b:
+                continue
+            if kinds[canon] == _FWD and kinds[b] != _FWD:
+                canon = b
+            hv = hyp.get(canon)
+            if hv is not None:
+                if hv == cand or identical(hv, cand, 16):
+                    continue
+                return False
+            hyp[canon] = cand
+            ct = T[cand]
+            nt = T[canon]
+            if ct[0] != nt[0]:
+                return False
+            ck = kinds[cand]
+            nk = kinds[canon]
+            if ck != nk:
+                if ck == _FWD:
+                    real = nk
+                    fwd_kind = _UNION if ct[1] >> 31 else _STRUCT
+                elif nk == _FWD:
+                    real = ck
+                    fwd_kind = _UNION if nt[1] >> 31 else _STRUCT
+                    if fwd_kind == real and canon < start:
+                        self.adjust = True
+                else:
+                    return False
+                if fwd_kind != real:
+                    return False
+                continue
+            if ck in _COMPOSITE:
+                if not _shallow_struct_eq(ct, nt):
+                    return False
+                n = len(ct)
+                if n > 3:       # members in order: push the last first
+                    extend(zip(ct[n - 2:3:-3], nt[n - 2:3:-3], strict=True))
+            elif ck in _REF_CHAIN:
+                if ct[1] != nt[1]:
+                    return False
+                push((ct[2], nt[2]))
+            elif ck == _FUNC_PROTO:
+                if not _compat_fnproto(ct, nt):
+                    return False
+                n = len(ct)
+                if n > 3:
+                    extend(zip(ct[n - 1:3:-2], nt[n - 1:3:-2], strict=True))
+                push((ct[2], nt[2]))          # return type first
+            elif ck == _ARRAY:
+                if ct[:3] != nt[:3] or ct[5] != nt[5]:
+                    return False
+                push((ct[3], nt[3]))          # element type second
+                push((ct[4], nt[4]))          # index type first
+            elif ck in _PRIM_EXACT:
+                if ct != nt:
+                    return False
+            elif ck in _ANY_ENUM:
+                if not _enum_compat(ct, nt):
+                    return False
+            else:
+                raise BtfError(
+                    f"dedup: unexpected kind {ck} in type graph equivalence ([{cand}])")
+        return True
+
+    def identical(self, id1: int, id2: int, depth: int) -> bool:
+        """§1.8 ``btf_dedup_identical_types``, ARRAY quirk included."""
+        T, kinds = self.T, self.kinds
+        steps = 0
+        limit = len(T) + 1
+        while True:
+            if depth <= 0:
+                return False
+            k = kinds[id1]
+            if k != kinds[id2]:
+                return False
+            t1 = T[id1]
+            t2 = T[id2]
+            if k in _REF_CHAIN:
+                if t1[1] != t2[1] or t1[0] != t2[0]:
+                    return False
+                id1 = t1[2]
+                id2 = t2[2]
+                steps += 1
+                if steps > limit:       # libbpf would spin forever
+                    raise BtfError("dedup: reference type loop")
+                continue
+            if k == 0:
+                return True
+            if k in _PRIM_EXACT:
+                return t1 == t2
+            if k in _ANY_ENUM:
+                return _enum_compat(t1, t2)
+            if k == _ARRAY:
+                # libbpf compares t1's index/elem with themselves: always identical
+                return t1[:3] == t2[:3] and t1[5] == t2[5]
+            if k in _COMPOSITE:
+                if not _shallow_struct_eq(t1, t2):
+                    return False
+                for a, b in zip(t1[4::3], t2[4::3], strict=True):
+                    if a != b and not self.identical(a, b, depth - 1):
+                        return False
+                return True
+            if k == _FUNC_PROTO:
+                if not _compat_fnproto(t1, t2):
+                    return False
+                if t1[2] != t2[2] and not self.identical(t1[2], t2[2], depth - 1):
+                    return False
+                for a, b in zip(t1[4::2], t2[4::2], strict=True):
+                    if a != b and not self.identical(a, b, depth - 1):
+                        return False
+                return True
+            return False
+
+    def merge_hypot(self) -> None:
+        """§1.7."""
+        kinds, m = self.kinds, self.map
+        resolve = self._resolve
+        adjust = self.adjust
+        for canon, targ in self.hyp.items():
+            t_id = resolve(targ)
+            c_id = resolve(canon)
+            tk = kinds[t_id]
+            ck = kinds[c_id]
+            if tk != _FWD and ck == _FWD:
+                m[c_id] = t_id
+            if adjust:
+                continue
+            if tk == _FWD and ck != _FWD:
+                m[t_id] = c_id
+            if tk in _COMPOSITE and ck != _FWD and m[c_id] <= MAX_NR and m[t_id] > MAX_NR:
+                m[t_id] = c_id
+
+    def resolve_fwds(self) -> None:
+        """§1.5: FWDs left unmapped go to the unique canonical STRUCT/UNION of that name."""
+        T, kinds, m = self.T, self.kinds, self.map
+        start = self.start
+        if _FWD not in kinds[start:]:
+            return
+        names: dict[int, int] = {}
+        for tid, k in enumerate(kinds):
+            if k in _COMPOSITE and m[tid] == tid:
+                n = T[tid][0]
+                names[n] = 0 if n in names else tid
+        for tid in range(start, len(T)):
+            if kinds[tid] != _FWD or m[tid] != tid:
+                continue
+            t = T[tid]
+            c = names.get(t[0])
+            if not c:
+                continue
+            ck = kinds[c]
+            fwd_union = t[1] >> 31
+            if (ck == _STRUCT and fwd_union) or (ck == _UNION and not fwd_union):
+                continue
+            m[tid] = c
+
+    def ref_types(self) -> None:
+        """§1.9: reference types bottom-up. A type whose referenced IDs are all mapped
+        is finished inline; anything else goes through the explicit-stack walk."""
+        T, kinds, m, keyf = self.T, self.kinds, self.map, self.keyf
+        table = self.table
+        add = table.add
+        cands = table.cands
+        slow = self._dedup_ref
+        for root in range(self.start, len(T)):
+            if m[root] <= MAX_NR:
+                continue
+            k = kinds[root]
+            if k in _SINGLE_REF:
+                t = T[root]
+                ref = t[2]
+                x = m[ref]
+                if x <= MAX_NR:
+                    while x != ref:
+                        ref = x
+                        x = m[ref]
+                        if x > MAX_NR:
+                            break
+                    t[2] = ref
+                    h = keyf[k](t)
+                    new = root
+                    for c in cands(h):
+                        if T[c] == t:
+                            new = c
+                            break
+                    m[root] = new
+                    if new == root:
+                        add(h, root)
+                    continue
+            slow(root)
+
+    def _dedup_ref(self, root: int) -> int:
+        """``btf_dedup_ref_type`` with an explicit stack (no recursion limit)."""
+        T, kinds, m, keyf = self.T, self.kinds, self.map, self.keyf
+        table = self.table
+        # frame: [type id, record, ID slots, next slot position]
+        stack: list[list[Any]] = []
+        cur = root
+        new = -1
+        while True:
+            # enter ``cur``: unmapped here
+            if m[cur] == IN_PROGRESS:
+                raise BtfError(f"dedup: reference type loop at [{cur}]")
+            k = kinds[cur]
+            if k not in _REF_KINDS:
+                raise BtfError(f"dedup: unexpected kind {k} for type [{cur}]")
+            t = T[cur]
+            m[cur] = IN_PROGRESS
+            if k == _ARRAY:
+                slots: Sequence[int] = (3, 4)
+            elif k == _FUNC_PROTO:
+                slots = (2, *range(4, len(t), 2))
+            else:
+                slots = (2,)
+            stack.append([cur, t, slots, 0])
+            descend = -1
+            while stack:
+                fr = stack[-1]
+                t = fr[1]
+                slots = fr[2]
+                pos = fr[3]
+                while pos < len(slots):
+                    s = slots[pos]
+                    ref = t[s]
+                    x = m[ref]
+                    if x <= MAX_NR:
+                        while x != ref:
+                            ref = x
+                            x = m[ref]
+                            if x > MAX_NR:
+                                break
+                        t[s] = ref
+                        pos += 1
+                        continue
+                    if x == IN_PROGRESS:
+                        raise BtfError(f"dedup: reference type loop at [{ref}]")
+                    descend = ref
+                    break
+                if descend >= 0:
+                    fr[3] = pos
+                    break
+                # every referenced ID is canonical now: look for an equal candidate
+                tid = fr[0]
+                h = keyf[kinds[tid]](t)
+                new = tid
+                for c in table.cands(h):
+                    if T[c] == t:
+                        new = c
+                        break
+                m[tid] = new
+                if new == tid:
+                    table.add(h, tid)
+                stack.pop()
+                if stack:
+                    parent = stack[-1]
+                    parent[1][parent[2][parent[3]]] = new
+                    parent[3] += 1
+            if descend < 0:
+                return new
+            cur = descend
+
+    def compact_and_remap(self) -> None:
+        """§1.10."""
+        btf = self.btf
+        T, m = self.T, self.map
+        start = self.start
+        cnt = len(T)
+        if m == list(range(cnt)):
+            return          # nothing merged, nothing redirected: IDs stay as they are
+        new_id = list(range(start)) + [-1] * (cnt - start)
+        kept: list[list[int]] = []
+        nid = start
+        for tid in range(start, cnt):
+            if m[tid] == tid:
+                new_id[tid] = nid
+                nid += 1
+                kept.append(T[tid])
+        fin = new_id[:]
+        for tid in range(cnt):
+            x = m[tid]
+            if x <= MAX_NR and x != tid:
+                r = x
+                while True:
+                    x = m[r]
+                    if x > MAX_NR or x == r:
+                        break
+                    r = x
+                fin[tid] = new_id[r]
+        btf.types = kept
+        bad = False
+        for t in kept:
+            k = (t[1] >> 24) & 0x7F
+            if k in _COMPOSITE:
+                if len(t) > 3:
+                    v = [fin[x] for x in t[4::3]]
+                    bad |= -1 in v
+                    t[4::3] = v
+            elif k == _FUNC_PROTO:
+                t[2] = fin[t[2]]
+                bad |= t[2] < 0
+                if len(t) > 3:
+                    v = [fin[x] for x in t[4::2]]
+                    bad |= -1 in v
+                    t[4::2] = v
+            elif k == _ARRAY:
+                t[3] = fin[t[3]]
+                t[4] = fin[t[4]]
+                bad |= t[3] < 0 or t[4] < 0
+            elif k == _DATASEC:
+                if len(t) > 3:
+                    v = [fin[x] for x in t[3::3]]
+                    bad |= -1 in v
+                    t[3::3] = v
+            elif k in K._TYPE_REF_KINDS:
+                t[2] = fin[t[2]]
+                bad |= t[2] < 0
+        if bad:
+            raise BtfError("dedup: a type references a type that was not kept")
+
+
+def dedup(btf: Btf, *, reference: bool = False) -> None:
+    """``btf__dedup(btf, NULL)`` in place. ``reference=True`` runs the literal hashmap
+    emulation (real hashes, list reversals, no shortcuts) instead of the fast tables."""
+    d = _Dedup(btf, reference)
+    try:
+        d.run()
+    except IndexError:
+        raise BtfError("dedup: invalid type ID reference") from None

@@ -1,0 +1,99 @@
+"""Sort by name (resolve_btfids ``sort_btf_by_name``) and ``btf__permute``
+(spec finalize.md §3).
+"""
+
+from __future__ import annotations
+
+from . import kinds as K
+from .model import Btf, BtfError
+
+
+def sort_order(btf: Btf) -> list[int]:
+    """``id_map`` of the name sort: byte-wise name order, ties by original ID; VOID
+    included (and therefore first) for standalone BTF, own types only for split BTF."""
+    start = btf.start_id
+    by_off = btf.strings_by_offset()
+    own_str = btf.start_str_off
+    str_at = btf.str_at_fast
+
+    def name(off: int) -> bytes:
+        s = by_off.get(off) if off >= own_str else None
+        return s if s is not None else str_at(off)
+
+    names = [name(t[0]) for t in btf.types]
+    if btf.base is None:
+        names.insert(0, b"")          # VOID takes part in the sort (and stays at 0)
+        first = 0
+    else:
+        first = start
+    order = sorted(range(len(names)), key=names.__getitem__)   # stable: ties by ID
+    id_map = [0] * len(names)
+    for new, old in enumerate(order):
+        id_map[old] = new + first
+    return id_map
+
+
+def sort_by_name(btf: Btf) -> None:
+    """Sort ``btf``'s own types by name in place (``btf__permute`` with
+    :func:`sort_order`)."""
+    permute(btf, sort_order(btf))
+
+
+def permute(btf: Btf, id_map: list[int]) -> None:
+    """``btf__permute(btf, id_map, len(id_map), NULL)``: type ``start + i`` (own index
+    ``i``; standalone: ID ``i``, ``id_map[0] == 0``) becomes type ``id_map[i]``; every
+    type-ID field is rewritten, strings are untouched."""
+    start = btf.start_id
+    cnt = btf.type_cnt
+    if btf.base is not None:
+        offs = 0
+        n = cnt - start
+    else:
+        if not id_map or id_map[0] != 0:
+            raise BtfError("permute: id_map[0] must map VOID to 0")
+        offs = 1
+        n = cnt
+    if len(id_map) != n:
+        raise BtfError(f"permute: id_map has {len(id_map)} entries, expected {n}")
+    # tr[old id] = new id for every ID a field may hold (base IDs and VOID unchanged)
+    tr = list(range(start))
+    tr.extend(id_map[offs:])
+    order: list[list[int] | None] = [None] * (cnt - start)
+    types = btf.types
+    for i in range(offs, n):
+        new = id_map[i]
+        if new < start or new >= cnt:
+            raise BtfError(f"permute: invalid new ID {new} for type [{i - offs + start}]")
+        j = new - start
+        if order[j] is not None:
+            raise BtfError(f"permute: two types mapped to ID {new}")
+        order[j] = types[i - offs]
+    btf.make_modifiable()
+    try:
+        new_types = [_remapped(t, tr) for t in order if t is not None]
+    except IndexError:
+        raise BtfError("permute: type references an ID beyond the last type") from None
+    btf.types = new_types
+
+
+def _remapped(t: list[int], tr: list[int]) -> list[int]:
+    kind = (t[1] >> 24) & 0x7F
+    t = t[:]
+    if kind == K.STRUCT or kind == K.UNION:
+        if len(t) > 3:
+            t[4::3] = [tr[x] for x in t[4::3]]
+    elif kind == K.FUNC_PROTO:
+        t[2] = tr[t[2]]
+        if len(t) > 3:
+            t[4::2] = [tr[x] for x in t[4::2]]
+    elif kind in K._TYPE_REF_KINDS:
+        t[2] = tr[t[2]]
+    elif kind == K.ARRAY:
+        t[3] = tr[t[3]]
+        t[4] = tr[t[4]]
+    elif kind == K.DATASEC:
+        if len(t) > 3:
+            t[3::3] = [tr[x] for x in t[3::3]]
+    elif kind > K.MAX_KNOWN_KIND:
+        raise BtfError(f"permute: unsupported BTF kind {kind}")
+    return t
