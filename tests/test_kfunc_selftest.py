@@ -430,3 +430,56 @@ def test_module_full_pipeline(objs: B.Objects, tmp_path: Path) -> None:
         names = {out.name(out.type(t)[2]) for t in range(out.start_id, out.type_cnt)
                  if out.kind(t) == K.DECL_TAG and out.name(t) == b"bpf_kfunc"}
         assert names == {b"func", b"mod_kfunc_fast", b"mod_kfunc_arena", b"mod_kfunc_impl"}
+
+
+# ------------------------------------------------------------------ running twice
+IDEMPOTENT = {n: {"idempotent": True} for n in B.KFUNC_PASSES[1:]}
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_rerun_on_own_output(objs: B.Objects, tmp_path: Path, idempotent: bool) -> None:
+    """passes.md §4: the first run's .BTF fed back with the (unpatched) ELF."""
+    o = fresh(objs, tmp_path)
+    options = IDEMPOTENT if idempotent else None
+    B.run(o.ids, btf=o.data, options=options)
+    first_path = tmp_path / "first.BTF"
+    Path(str(o.ids) + ".BTF").rename(first_path)
+    one = Btf.parse(first_path.read_bytes())
+    res = B.run(o.ids, btf=first_path, options=options)
+    assert res.run.exit_code == 0 and res.stderr == ""
+    second = Btf.parse(Path(str(o.ids) + ".BTF").read_bytes())
+    stats = res.run.ctx.stats  # type: ignore[union-attr]
+    assert stats["kfunc-discovery"]["kfuncs"] == 14
+    # implicit args take the legacy path: no second _impl
+    assert stats["implicit-args"].get("impl_funcs_added", 0) == 0
+    for n in ALL_KFUNCS:
+        assert len(all_of(second, K.FUNC, n)) == 1
+    deduped = "dedup" in B.finalize_passes()
+    ret, _ = proto(second, first(second, K.FUNC, b"kfunc_c"))
+    depth = _attr_depth(second, ret)
+    if idempotent:
+        # nothing appended by the kfunc passes
+        assert "tags_added" not in stats.get("bpf-kfunc-tag", {})
+        assert "protos_added" not in stats.get("arena", {})
+        assert "protos_added" not in stats.get("implicit-args", {})
+        assert depth == 1
+        if deduped:  # same types and sizes; the order of types and strings may differ
+            assert second.type_cnt == one.type_cnt
+            assert len(second.raw_data()) == len(first_path.read_bytes())
+    else:
+        assert stats["bpf-kfunc-tag"]["tags_added"] == 14
+        assert depth == 2  # arena attributes nest: not idempotent
+    if deduped:  # duplicate decl tags folded
+        for n in ALL_KFUNCS:
+            tags = tags_on(second, first(second, K.FUNC, n))
+            assert tags.count((b"bpf_kfunc", -1, 0)) == 1, n
+
+
+def _attr_depth(btf: Btf, ptr: int) -> int:
+    """How many address_space(1) attributes sit directly under pointer ``ptr``."""
+    n = 0
+    t = btf.type(ptr)[2]
+    while btf.kind(t) == K.TYPE_TAG and btf.name(t) == ATTR:
+        n += 1
+        t = btf.type(t)[2]
+    return n
