@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import shutil
 from pathlib import Path
+from typing import cast
 
 import btfids_passes.finalize as fin
 import btfids_passes.kfunc as kf
@@ -96,7 +97,7 @@ def test_vmlinux_kfuncs_and_tags(corpus: Path, golden: Path) -> None:
     assert ctx.stats[kf.KFUNC_TAG] == {"tags_added": 132}
     assert kf.FASTCALL_TAG not in ctx.stats  # 6.12 uses flag bits up to 11 only
     assert btf.type_cnt - 1 == 107_463
-    assert ctx.log.warnings == 0 and ctx.log.stream.getvalue() == ""  # type: ignore[attr-defined]
+    assert ctx.log.warnings == 0 and cast(io.StringIO, ctx.log.stream).getvalue() == ""
     assert [k.func_id for k in ctx.kfuncs] == sorted({k.func_id for k in ctx.kfuncs})
     gold = Btf.parse((golden / "newest" / "vmlinux" / "vmlinux.BTF").read_bytes())
     assert kfunc_tag_targets(gold) == sorted(k.name for k in ctx.kfuncs)
@@ -129,7 +130,7 @@ def test_already_resolved_vmlinux_fails(corpus: Path, vmlinux_btf: Btf) -> None:
     ctx = Context(elf_path="vmlinux", log=log, btf=vmlinux_btf, ids=ids)
     with pytest.raises(BtfidsError, match="failed to collect kfuncs from BTF"):
         kf.run_discovery(ctx, kf.DISCOVERY_OPTIONS)
-    assert "has inconsistent flags across BTF ID sets" in log.stream.getvalue()  # type: ignore[attr-defined]
+    assert "has inconsistent flags across BTF ID sets" in cast(io.StringIO, log.stream).getvalue()
 
 
 def _module_with_pre(corpus: Path, golden: Path, rel: str, tmp: Path) -> Path:

@@ -8,7 +8,7 @@ import io
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import btfids_passes.kfunc as kf
 import pytest
@@ -90,7 +90,7 @@ def context(btf: Btf, ids: BtfIdSymbols | None = None, verbose: int = 0,
 
 
 def stderr(ctx: Context) -> str:
-    return ctx.log.stream.getvalue()  # type: ignore[attr-defined]
+    return cast(io.StringIO, ctx.log.stream).getvalue()
 
 
 def opts(name: str, **over: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 from selftest import build as B
 
 from btfids.btf import Btf
@@ -117,6 +118,7 @@ def pointee_name(btf: Btf, tid: int) -> bytes:
 def symbols(elf: Path) -> dict[str, int]:
     with open(elf, "rb") as f:
         tab = ELFFile(f).get_section_by_name(".symtab")
+        assert isinstance(tab, SymbolTableSection)
         return {s.name: s["st_value"] for s in tab.iter_symbols()}
 
 
@@ -142,18 +144,18 @@ def test_upstream_selftest_assertions(objs: B.Objects, tmp_path: Path) -> None:
     ]
     assert all(expected[1:])
     # 1. both lists
-    for name in ("test_list_local", "test_list_global"):
-        assert words(blob, syms[name], 7) == expected, name
+    for label in ("test_list_local", "test_list_global"):
+        assert words(blob, syms[label], 7) == expected, label
     # 2. test_set: IDs from the expected ones, ascending
     off = syms["__BTF_ID__set__test_set"]
     cnt, *ids = words(blob, off, 7)
     assert cnt == 6 and set(ids) <= set(expected[1:]) and ids == sorted(ids)
     # 3. kfunc sets: flags, count, (id, flags) pairs ascending, flags as declared
     kfunc_ids = {first(btf, K.FUNC, n): n for n in UPSTREAM_KFUNCS}
-    for name in ("test_kfunc_set", "test_kfunc_set_rev"):
-        off = syms[f"__BTF_ID__set8__{name}"]
+    for set_name in ("test_kfunc_set", "test_kfunc_set_rev"):
+        off = syms[f"__BTF_ID__set8__{set_name}"]
         cnt, flags = words(blob, off, 2)
-        assert (cnt, flags) == (7, 1), name
+        assert (cnt, flags) == (7, 1), set_name
         pairs = [tuple(words(blob, off + 8 + 8 * i, 2)) for i in range(cnt)]
         assert [p[0] for p in pairs] == sorted(p[0] for p in pairs)
         for fid, fflags in pairs:
@@ -193,7 +195,7 @@ def test_project_cases_full_pipeline(objs: B.Objects, tmp_path: Path) -> None:
     assert stats["fastcall-tag"] == {"tags_added": 2}
 
     # exactly one bpf_kfunc per kfunc, and no tag on anything else
-    tagged = {}
+    tagged: dict[bytes, list[bytes]] = {}
     for tid in range(1, btf.type_cnt):
         if btf.kind(tid) == K.DECL_TAG:
             tagged.setdefault(btf.name(btf.type(tid)[2]), []).append(btf.name(tid))
@@ -369,7 +371,9 @@ def test_exact_append_sequence(objs: B.Objects, tmp_path: Path) -> None:
 
 def _btf_section(elf: Path) -> bytes:
     with open(elf, "rb") as f:
-        return ELFFile(f).get_section_by_name(".BTF").data()  # type: ignore[no-any-return]
+        sec = ELFFile(f).get_section_by_name(".BTF")
+        assert sec is not None
+        return bytes(sec.data())
 
 
 # ------------------------------------------------------------------ split BTF (module)
