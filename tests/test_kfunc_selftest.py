@@ -487,3 +487,23 @@ def _attr_depth(btf: Btf, ptr: int) -> int:
         n += 1
         t = btf.type(t)[2]
     return n
+
+
+def test_rerun_on_patched_elf_fails(objs: B.Objects, tmp_path: Path) -> None:
+    """Once .BTF_ids is patched into the ELF (--patch_btfids), set sorting has moved the
+    flags words away from their symbols: discovery misreads them and fails (§4)."""
+    from btfids.elf import open_elf
+    from btfids.errors import BtfidsError
+
+    o = fresh(objs, tmp_path)
+    B.run(o.ids, btf=o.data)
+    blob = Path(str(o.ids) + ".BTF_ids").read_bytes()
+    with open_elf(str(o.ids)) as elf:
+        sec = elf.last_section(b".BTF_ids")
+        assert sec is not None
+        off = sec.offset
+    with open(o.ids, "r+b") as f:
+        f.seek(off)
+        f.write(blob)
+    with pytest.raises(BtfidsError, match="failed to collect kfuncs from BTF"):
+        B.run(o.ids, btf=o.data)
