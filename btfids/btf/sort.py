@@ -69,31 +69,50 @@ def permute(btf: Btf, id_map: list[int]) -> None:
             raise BtfError(f"permute: two types mapped to ID {new}")
         order[j] = types[i - offs]
     btf.make_modifiable()
+    new_types: list[list[int]] = order  # type: ignore[assignment]  # no None left
     try:
-        new_types = [_remapped(t, tr) for t in order if t is not None]
-    except IndexError:
+        _remap_ids(new_types, tr)
+    except _RemapError as e:
+        # undo the records already rewritten (tr is a permutation) and keep the old order
+        inv = [0] * cnt
+        for old, new in enumerate(tr):
+            inv[new] = old
+        _remap_ids(new_types[: e.done], inv)
         raise BtfError("permute: type references an ID beyond the last type") from None
     btf.types = new_types
 
 
-def _remapped(t: list[int], tr: list[int]) -> list[int]:
-    kind = (t[1] >> 24) & 0x7F
-    t = t[:]
-    if kind == K.STRUCT or kind == K.UNION:
-        if len(t) > 3:
-            t[4::3] = [tr[x] for x in t[4::3]]
-    elif kind == K.FUNC_PROTO:
-        t[2] = tr[t[2]]
-        if len(t) > 3:
-            t[4::2] = [tr[x] for x in t[4::2]]
-    elif kind in K._TYPE_REF_KINDS:
-        t[2] = tr[t[2]]
-    elif kind == K.ARRAY:
-        t[3] = tr[t[3]]
-        t[4] = tr[t[4]]
-    elif kind == K.DATASEC:
-        if len(t) > 3:
-            t[3::3] = [tr[x] for x in t[3::3]]
-    elif kind > K.MAX_KNOWN_KIND:
-        raise BtfError(f"permute: unsupported BTF kind {kind}")
-    return t
+class _RemapError(Exception):
+    def __init__(self, done: int) -> None:
+        super().__init__(done)
+        self.done = done
+
+
+def _remap_ids(types: list[list[int]], tr: list[int]) -> None:
+    """Rewrite every type-ID field of ``types`` in place through ``tr``; a record is
+    either rewritten whole or (on an out-of-range ID) left as it was."""
+    composite = (K.STRUCT, K.UNION)
+    single = K._TYPE_REF_KINDS
+    i = 0
+    try:
+        for i, t in enumerate(types):  # noqa: B007 (i names the failing record)
+            kind = (t[1] >> 24) & 0x7F
+            if kind in single:
+                t[2] = tr[t[2]]
+            elif kind in composite:
+                if len(t) > 3:
+                    t[4::3] = [tr[x] for x in t[4::3]]
+            elif kind == K.FUNC_PROTO:
+                ret = tr[t[2]]
+                if len(t) > 3:
+                    t[4::2] = [tr[x] for x in t[4::2]]
+                t[2] = ret
+            elif kind == K.ARRAY:
+                t[3], t[4] = tr[t[3]], tr[t[4]]
+            elif kind == K.DATASEC:
+                if len(t) > 3:
+                    t[3::3] = [tr[x] for x in t[3::3]]
+            elif kind > K.MAX_KNOWN_KIND:
+                raise BtfError(f"permute: unsupported BTF kind {kind}")
+    except IndexError:
+        raise _RemapError(i) from None
