@@ -165,6 +165,8 @@ class _BasePart:
         self.cap = cap
         self.flip = flip
         self.type_cnt = type_cnt
+        # struct-phase filters for long same-key base chains (see _Dedup.base_filter)
+        self.filters: dict[Any, tuple[set[int], dict[Any, Any]]] = {}
 
 
 _BASE_PARTS: weakref.WeakKeyDictionary[Btf, _BasePart] = weakref.WeakKeyDictionary()
@@ -336,6 +338,7 @@ class _Dedup:
         self.keyf = _HASH_BY_KIND if reference else _KEY_BY_KIND
         self.table: _RefTable | _FastTable | _FastSplitTable
         self.table = _RefTable() if reference else _FastTable()
+        self.base_part: _BasePart | None = None
 
     # ------------------------------------------------------------------ phases
     def run(self) -> None:
@@ -363,6 +366,7 @@ class _Dedup:
             if part is None or part.type_cnt != start:
                 part = _BASE_PARTS[base] = _base_part(self.T[1:start], start)
             self.table = _FastSplitTable(part)
+            self.base_part = part
             return
         T, kinds, keyf, add = self.T, self.kinds, self.keyf, self.table.add
         for tid in range(1, start):
@@ -486,9 +490,16 @@ class _Dedup:
             t = T[tid]
             h = keyf[k](t)
             new = tid
-            for c in table.cands(h):
+            cands = table.cands(h)
+            covered: set[int] = set()
+            maybe: set[int] = set()
+            if fast and len(cands) > 8 and self.base_part is not None:
+                covered, maybe = self.base_filter(h, t, k)
+            for c in cands:
                 if fast:
                     # the key is the shallow-equality tuple: the guard always passes
+                    if c in covered and c not in maybe:
+                        continue
                     if quick_reject(t, c):
                         continue
                 else:
@@ -510,6 +521,85 @@ class _Dedup:
             m[tid] = new
             if new == tid:
                 table.add(h, tid)
+
+    def _local_sig(self, x: int) -> Any:
+        """What is_equiv's node check compares of a non-FWD, non-enum type: two such
+        types pass that check only if their signatures are equal."""
+        t = self.T[x]
+        k = self.kinds[x]
+        if k in _COMPOSITE:
+            return _k_struct(t)
+        if k in _REF_CHAIN:
+            return (t[0], t[1])
+        if k == _FUNC_PROTO:
+            return (t[0], t[1], *t[3::2])
+        if k == _ARRAY:
+            return (t[0], t[1], t[2], t[5])
+        return (k, *t)
+
+    def base_filter(self, key: Any, t: list[int], k: int) -> tuple[set[int], set[int]]:
+        """For a long chain of same-key *base* candidates: (covered, maybe). A covered
+        candidate not in maybe certainly fails :meth:`quick_reject`'s test: walking its
+        member types, those equal to ``t``'s resolved ones pass trivially, and the
+        first other one is a stable base type (never remapped: not FWD/enum) whose
+        node check against ``t``'s raw member cannot pass (signatures differ)."""
+        part = self.base_part
+        assert part is not None
+        got = part.filters.get(key)
+        if got is None:
+            got = part.filters[key] = self._build_filter(part.lists.get(key) or [])
+        covered, root = got
+        m, kinds = self.map, self.kinds
+        members = (t[2],) if k == _TYPEDEF else t[4::3]
+        maybe: set[int] = set()
+        node = root
+        for x in members:
+            if node is None:
+                break
+            children, by_sig, everyone = node
+            if kinds[x] == _FWD:
+                maybe.update(everyone)
+                break
+            r = x
+            while True:
+                v = m[r]
+                if v > MAX_NR or v == r:
+                    break
+                r = v
+            for y, lst in by_sig.get(self._local_sig(x), {}).items():
+                if y != r:          # the r branch passes trivially: walked below
+                    maybe.update(lst)
+            node = children.get(r)
+        else:
+            if node is not None:
+                maybe.update(node[2])
+        return covered, maybe
+
+    def _build_filter(self, base_cands: list[int]) -> tuple[set[int], Any]:
+        T, kinds, m = self.T, self.kinds, self.map
+        unstable = _ANY_ENUM | {_FWD, _VAR, _DATASEC, _DECL_TAG}
+        stable: list[tuple[int, Sequence[int]]] = []
+        for c in base_cands:
+            ct = T[c]
+            mem = (ct[2],) if kinds[c] == _TYPEDEF else ct[4::3]
+            if all(kinds[y] not in unstable and y != c and m[y] == y
+                   and kinds[y] <= K.MAX_KNOWN_KIND for y in mem):
+                stable.append((c, mem))
+
+        def build(items: list[tuple[int, Sequence[int]]], d: int) -> Any:
+            everyone = [c for c, _ in items]
+            if not items or d >= len(items[0][1]):
+                return ({}, {}, everyone)
+            groups: dict[int, list[tuple[int, Sequence[int]]]] = {}
+            by_sig: dict[Any, dict[int, list[int]]] = {}
+            for c, mem in items:
+                y = mem[d]
+                groups.setdefault(y, []).append((c, mem))
+                by_sig.setdefault(self._local_sig(y), {}).setdefault(y, []).append(c)
+            children = {y: build(g, d + 1) for y, g in groups.items()}
+            return (children, by_sig, everyone)
+
+        return {c for c, _ in stable}, build(stable, 0)
 
     def quick_reject(self, t: list[int], c: int) -> bool:
         """True when ``is_equiv(t, c)`` is certainly false, decided the way the full
