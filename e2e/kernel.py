@@ -67,6 +67,7 @@ CONFIG_N = [
 EXPECT_BTF_IDS = ["net/ipv4/tcp_bbr.ko", "net/ipv4/tcp_dctcp.ko", "net/ipv4/fou.ko",
                   "net/netfilter/nf_conntrack.ko"]
 BZIMAGE = "arch/x86/boot/bzImage"
+TOOL_MESSAGES = ("WARN:", "FAILED", "libbpf:", "btfids:", "resolve_btfids:", " Usage:")
 SRC_HASH_GLOBS = ("btfids/**/*.py", "plugins/**/*.py", "config/*.toml", "pyproject.toml")
 
 
@@ -154,10 +155,25 @@ class E2E:
         self.jobs = args.jobs
         self.tool = Path(args.resolve_btfids).expanduser()
         self.force = args.force
+        self._checked = False
         self.use_ccache = not args.no_ccache and shutil.which("ccache") is not None
 
     # -- keys
+    def ensure_packages(self) -> None:
+        """apt-get install whatever of APT_PACKAGES is missing (needs root)."""
+        missing = [p for p in APT_PACKAGES
+                   if out(["dpkg-query", "-W", "-f=${Status}", p]) != "install ok installed"]
+        if not missing:
+            return
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            raise E2EError(f"missing packages (fix: apt-get install -y {' '.join(missing)})")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "install", "-y", "-q", *missing], env=env, nice=True)
+
     def src_version(self) -> str:
+        if not self._checked:
+            self._checked = True
+            self.ensure_packages()
         ver = out(["dpkg-query", "-W", "-f=${Version}", PKG])
         if not ver or not TARBALL.is_file():
             raise E2EError(f"{PKG} is not installed (fix: apt-get install -y "
@@ -327,13 +343,17 @@ class E2E:
                     or r.get("same_btf_ids") is False]
         missing_ids = [m for m in ["vmlinux", *EXPECT_BTF_IDS] if m not in with_ids]
         unresolved = [r["file"] for r in rows if r.get("btf_ids") and not r.get("resolved")]
+        # the tools' own messages in the build logs (both are quiet on success)
+        msgs = {v: [ln for ln in (d / "build.log").read_text(errors="replace").splitlines()
+                    if ln.startswith(TOOL_MESSAGES)] for v, d in (("c", cdir), ("btfids", bdir))}
         ok = not problems and not missing_ids and not unresolved and (
-            bres["tool_calls"] >= 1 + len(EXPECT_BTF_IDS))
+            bres["tool_calls"] >= 1 + len(EXPECT_BTF_IDS)) and msgs["c"] == msgs["btfids"]
         return {
             "ok": ok, "files": len(rows), "identical": len(rows) - len(problems),
             "with_btf_ids": with_ids, "missing_btf_ids": missing_ids,
             "unresolved": unresolved, "problems": problems,
             "btfids_tool_calls": bres["tool_calls"],
+            "tool_messages": msgs,
             "seconds": {"c": cres["seconds"], "btfids": bres["seconds"]},
             "ccache": {"c": cres["ccache"], "btfids": bres["ccache"]},
             "dirs": {"c": str(cdir), "btfids": str(bdir)},
@@ -349,6 +369,13 @@ class E2E:
                     section_bytes(a, ".BTF_ids") != section_bytes(b, ".BTF_ids")):
                 seen.append(rel)
         return {"ok": len(seen) == 1 + len(EXPECT_BTF_IDS), "btf_ids_differ": seen}
+
+    def compare_cached(self) -> dict[str, object]:
+        cdir, bdir = self.top / "c", self.top / f"btfids-{self.btfids_hash()}"
+        for d in (cdir, bdir):
+            if not (d / "result.json").is_file():
+                raise E2EError(f"no cached build in {d} (run: e2e/kernel.py all)")
+        return self.compare(cdir, bdir)
 
     def all(self) -> dict[str, object]:
         t = time.monotonic()
@@ -449,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.step == "boot":
             res = e.boot(e.build(args.variant), args.boot_timeout)
         elif args.step == "compare":
-            res = e.compare(e.top / "c", e.top / f"btfids-{e.btfids_hash()}")
+            res = e.compare_cached()
         else:
             res = e.all()
         print(json.dumps(res, indent=1))

@@ -67,6 +67,8 @@ def test_kernel_build_identical() -> None:
     assert {"vmlinux", "net/ipv4/tcp_bbr.ko", "net/ipv4/tcp_dctcp.ko", "net/ipv4/fou.ko",
             "net/netfilter/nf_conntrack.ko"} <= set(out["with_btf_ids"])
     assert out["btfids_tool_calls"] >= 5
+    # both tools are quiet in a successful build (same messages, here none)
+    assert out["tool_messages"]["btfids"] == out["tool_messages"]["c"]
     # negative control: with a tool that does nothing, the comparison sees a difference
     assert out["control"]["ok"] is True
     assert len(out["control"]["btf_ids_differ"]) == 5
