@@ -67,6 +67,7 @@ CONFIG_N = [
 EXPECT_BTF_IDS = ["net/ipv4/tcp_bbr.ko", "net/ipv4/tcp_dctcp.ko", "net/ipv4/fou.ko",
                   "net/netfilter/nf_conntrack.ko"]
 BZIMAGE = "arch/x86/boot/bzImage"
+KEEP_BTFIDS = 3
 TOOL_MESSAGES = ("WARN:", "FAILED", "libbpf:", "btfids:", "resolve_btfids:", " Usage:")
 SRC_HASH_GLOBS = ("btfids/**/*.py", "plugins/**/*.py", "config/*.toml", "pyproject.toml")
 
@@ -307,6 +308,10 @@ class E2E:
                   "ccache": self.use_ccache, "files": files, "tool_calls": len(calls),
                   "tool": str(self.tool) if extra else "tools/bpf/resolve_btfids"}
         (vdir / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+        if variant == "btfids":  # keep the newest KEEP_BTFIDS builds of older btfids sources
+            olds = sorted(self.top.glob("btfids-*/result.json"), key=lambda p: p.stat().st_mtime)
+            for old in olds[:-KEEP_BTFIDS]:
+                shutil.rmtree(old.parent, ignore_errors=True)
         log(f"{variant}: built in {secs:.0f} s, {len(kos)} modules -> {vdir}")
         return vdir
 
