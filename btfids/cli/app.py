@@ -363,6 +363,15 @@ def presets() -> None:
         click.echo(f"{name}{mark}: {cfg.description}")
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def kbuild(args: tuple[str, ...]) -> None:
+    """Detect a kernel tree's resolve_btfids use; print the make line and btfids.toml."""
+    from .. import kbuild as kb
+
+    sys.exit(kb.main(list(args)))
+
+
 def main() -> None:
     cli()
 
