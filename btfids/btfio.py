@@ -20,25 +20,39 @@ def _is_btf_magic(head: bytes) -> bool:
 def load_btf(path: str, base: Btf | None = None) -> Btf:
     """``btf__parse_split(path, base)``: raw BTF, or an ELF's ``.BTF`` (split on its own
     ``.BTF.base`` if it has one, relocated onto ``base`` when one is also given)."""
+    return _load(path, base, False)
+
+
+def load_base_btf(path: str, cache: bool = True) -> Btf:
+    """:func:`load_btf` of a ``--btf_base``: with ``cache``, a standalone BTF goes
+    through the base index cache (:mod:`btfids.btf.baseindex`) and comes back lazily
+    decoded. Same object contents, same errors."""
+    return _load(path, None, cache)
+
+
+def _load(path: str, base: Btf | None, cache: bool) -> Btf:
     try:
         with open(path, "rb") as f:
             head = f.read(2)
             if len(head) < 2:
                 raise BtfLoadError("Input/output error (file shorter than 2 bytes)")
             if _is_btf_magic(head):
-                return Btf.parse(head + f.read(), base)
+                data = head + f.read()
+                if cache and base is None:
+                    return _parse_base(data)
+                return Btf.parse(data, base)
     except OSError as exc:
         raise BtfLoadError(exc.strerror or str(exc)) from exc
     except BtfError as exc:
         raise BtfLoadError(str(exc)) from exc
     try:
         with open_elf(path) as elf:
-            return load_btf_from_elf(elf, base)
+            return load_btf_from_elf(elf, base, cache=cache)
     except ElfError as exc:
         raise BtfLoadError(str(exc)) from exc
 
 
-def load_btf_from_elf(elf: ElfImage, base: Btf | None = None) -> Btf:
+def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = False) -> Btf:
     """The ELF half of :func:`load_btf`, on an already opened image."""
     btf_sec = elf.last_section(b".BTF")
     dist_sec = elf.last_section(b".BTF.base")
@@ -56,6 +70,8 @@ def load_btf_from_elf(elf: ElfImage, base: Btf | None = None) -> Btf:
         raise BtfLoadError(str(exc)) from exc
     try:
         if dist_data is None:
+            if cache and base is None:
+                return _parse_base(btf_data)
             return Btf.parse(btf_data, base)
         distilled = Btf.parse(dist_data)
         split = Btf.parse(btf_data, distilled)
@@ -66,3 +82,21 @@ def load_btf_from_elf(elf: ElfImage, base: Btf | None = None) -> Btf:
         return relocate(split, base)
     except BtfError as exc:
         raise BtfLoadError(str(exc)) from exc
+
+
+def _parse_base(data: bytes) -> Btf:
+    """A standalone base through the index cache: lazily decoded when the index of
+    these bytes is cached, else parsed in full and indexed (the index is stored)."""
+    from .btf import baseindex
+
+    if not baseindex.cache_enabled():
+        return Btf.parse(data)
+    idx, digest = baseindex.load_cached(data)
+    if idx is not None:
+        return Btf.parse(data, index=idx)
+    btf = Btf.parse(data)
+    idx = baseindex.BaseIndex.build(btf)
+    if idx is not None:
+        baseindex.store(idx, digest)
+        idx.attach(btf)
+    return btf

@@ -1,4 +1,4 @@
-"""ELF access: section headers via pyelftools, section bytes on demand, a fast symbol scan,
+"""ELF access: section headers (own ``struct`` reader), section bytes on demand, a fast symbol scan,
 and the file writes the tool needs (atomic side files, in-place section updates).
 
 Only headers are parsed up front; a section's bytes are read when asked for, so a 340 MB
@@ -59,54 +59,69 @@ class ElfImage:
         self.path = path
         self._f = stream
         self.file_size = os.fstat(stream.fileno()).st_size
-        from elftools.common.exceptions import ELFError
-        from elftools.elf.elffile import ELFFile
-
         try:
-            elf = ELFFile(stream)
-            self.order = "<" if elf.little_endian else ">"
-            self.elfclass = elf.elfclass
-            hdr = elf.header
-            self.e_type = _raw_e_type(stream, self.order)
-            self.phoff, self.phnum, self.phentsize = hdr.e_phoff, hdr.e_phnum, hdr.e_phentsize
-            self.shoff, self.shentsize = hdr.e_shoff, hdr.e_shentsize
-            self.ehsize = hdr.e_ehsize
-            self.shstrndx = elf.get_shstrndx()
-            self.sections = self._read_sections(elf)
-        except (ELFError, struct.error, ValueError, OSError) as exc:
+            self._parse_headers()
+        except (struct.error, ValueError, OSError) as exc:
             raise ElfError("FAILED cannot get shdr str ndx") from exc
 
-    def _read_sections(self, elf: object) -> list[Section]:
-        from elftools.elf.elffile import ELFFile
+    def _parse_headers(self) -> None:
+        """ELF header and section headers with ``struct`` (what pyelftools' ELFFile
+        accepted: magic, class 1/2, data 1/2, whole headers inside the file)."""
+        f = self._f
+        f.seek(0)
+        ident = f.read(64)
+        if len(ident) < 16 or ident[:4] != b"\x7fELF":
+            raise ValueError("bad ELF magic")
+        if ident[4] not in (1, 2) or ident[5] not in (1, 2):
+            raise ValueError("bad ELF class or data encoding")
+        self.order = order = "<" if ident[5] == 1 else ">"
+        self.elfclass = 64 if ident[4] == 2 else 32
+        if self.elfclass == 64:
+            (self.e_type, _, _, _, self.phoff, shoff, _, self.ehsize, self.phentsize,
+             self.phnum, self.shentsize, shnum, shstrndx) = struct.unpack_from(
+                order + "HHIQQQIHHHHHH", ident, 16)
+            shfmt = order + "IIQQQQIIQQ"
+        else:
+            (self.e_type, _, _, _, self.phoff, shoff, _, self.ehsize, self.phentsize,
+             self.phnum, self.shentsize, shnum, shstrndx) = struct.unpack_from(
+                order + "HHIIIIIHHHHHH", ident, 16)
+            shfmt = order + "IIIIIIIIII"
+        self.shoff = shoff
+        shsize = struct.calcsize(shfmt)
 
-        assert isinstance(elf, ELFFile)
-        num = elf.num_sections()
+        def header(i: int) -> tuple[int, ...]:
+            pos = shoff + i * self.shentsize
+            if pos > self.file_size:
+                raise ValueError(f"section header {i} past EOF")
+            f.seek(pos)
+            raw = f.read(shsize)
+            return struct.unpack(shfmt, raw)  # struct.error when short
+
+        if shoff == 0:
+            num = 0
+        elif shnum == 0:
+            num = header(0)[5]
+        else:
+            num = shnum
+        self.shstrndx = header(0)[6] if shstrndx == SHN_XINDEX else shstrndx
+        heads = [header(i) for i in range(num)]
+        names = b""
+        if num:
+            # read like pyelftools did: even an index past the table is a header read
+            nh = heads[self.shstrndx] if self.shstrndx < num else header(self.shstrndx)
+            if nh[1] != SHT_NOBITS:
+                names = self._read_at(nh[4], nh[5])
         out: list[Section] = []
-        names_hdr = elf._get_section_header(self.shstrndx) if num else None
-        names = (
-            self._read_at(names_hdr["sh_offset"], names_hdr["sh_size"])
-            if names_hdr is not None and names_hdr["sh_type"] != "SHT_NOBITS"
-            else b""
-        )
-        for i in range(num):
-            h = elf._get_section_header(i)
-            name_off = h["sh_name"]
+        for i, (name_off, typ, flags, addr, off, size, link, _, align, entsize) in enumerate(
+                heads):
             end = names.find(b"\0", name_off)
-            out.append(
-                Section(
-                    index=i,
-                    name=names[name_off:end] if 0 <= name_off < len(names) and end >= 0 else b"",
-                    type=_enum_value(h["sh_type"], _SHT_BY_NAME),
-                    flags=h["sh_flags"],
-                    addr=h["sh_addr"],
-                    offset=h["sh_offset"],
-                    size=h["sh_size"],
-                    link=h["sh_link"],
-                    entsize=h["sh_entsize"],
-                    addralign=h["sh_addralign"],
-                )
-            )
-        return out
+            out.append(Section(
+                index=i,
+                name=names[name_off:end] if 0 <= name_off < len(names) and end >= 0 else b"",
+                type=typ, flags=flags, addr=addr, offset=off, size=size, link=link,
+                entsize=entsize, addralign=align,
+            ))
+        self.sections = out
 
     def _read_at(self, offset: int, size: int) -> bytes:
         self._f.seek(offset)
@@ -257,35 +272,10 @@ class ElfImage:
 
 _HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
 
-_SHT_BY_NAME = {
-    "SHT_NULL": 0, "SHT_PROGBITS": 1, "SHT_SYMTAB": 2, "SHT_STRTAB": 3, "SHT_RELA": 4,
-    "SHT_HASH": 5, "SHT_DYNAMIC": 6, "SHT_NOTE": 7, "SHT_NOBITS": 8, "SHT_REL": 9,
-    "SHT_SHLIB": 10, "SHT_DYNSYM": 11, "SHT_INIT_ARRAY": 14, "SHT_FINI_ARRAY": 15,
-    "SHT_PREINIT_ARRAY": 16, "SHT_GROUP": 17, "SHT_SYMTAB_SHNDX": 18,
-}
-
-
-def _enum_value(value: object, table: dict[str, int]) -> int:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value in table:
-        return table[value]
-    from elftools.elf.enums import ENUM_SH_TYPE_BASE
-
-    if isinstance(value, str) and value in ENUM_SH_TYPE_BASE:
-        return int(ENUM_SH_TYPE_BASE[value])
-    raise ValueError(f"unknown section type {value!r}")
-
-
 def _minus(a: int, b: int, c: int, d: int) -> list[tuple[int, int]]:
     """The range [a, b) without [c, d), as up to two non-empty ranges."""
     parts = [(a, min(b, c)), (max(a, d), b)]
     return [(x, y) for x, y in parts if x < y]
-
-
-def _raw_e_type(stream: BinaryIO, order: str) -> int:
-    stream.seek(16)
-    return int(struct.unpack(order + "H", stream.read(2))[0])
 
 
 def _string_offsets_with_prefix(strtab: bytes, prefix: bytes) -> set[int]:

@@ -48,6 +48,8 @@ class RunOptions:
     distill_base: bool = False
     fatal_warnings: bool = False
     verbose: int = 0
+    #: use the base-BTF index cache (docs/performance.md); never changes output bytes
+    cache: bool = True
 
     def as_context_options(self) -> dict[str, Any]:
         return {
@@ -322,12 +324,12 @@ def load_symbols(elf_path: str, log: Log) -> Any:
 
 def load_inputs(opts: RunOptions, log: Log) -> tuple[Btf | None, Btf]:
     """(base, target) BTF, with upstream's messages on failure."""
-    from .btfio import BtfLoadError, load_btf
+    from .btfio import BtfLoadError, load_base_btf, load_btf
 
     base = None
     if opts.btf_base:
         try:
-            base = load_btf(opts.btf_base, None)
+            base = load_base_btf(opts.btf_base, opts.cache)
         except (BtfLoadError, OSError, ValueError) as exc:
             raise BtfidsError(
                 f"FAILED: load base BTF from {opts.btf_base}: {_reason(exc)}"

@@ -234,7 +234,43 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
     active = {k: tables[k] for k in tables if nr[k] > 0}
     slow = btf.str_at_fast
     tid = 0
+
+    def found(kind: int, name: bytes, tid: int) -> None:
+        table = active.get(kind)
+        if table is None:
+            return
+        node = table.get(name)
+        if node is None:
+            return
+        if node.id == 0:
+            node.id = tid
+            nr[kind] -= 1
+            if nr[kind] == 0:
+                del active[kind]
+        else:
+            msg = (
+                f"WARN: multiple IDs found for '{_s(node.name)}': {node.id}, {tid}"
+                f" - using {node.id}"
+            )
+            if count_warnings:
+                log.warn(msg)
+            else:
+                log.info(msg)
+
     for level in _levels(btf):
+        idx = level.index
+        if idx is not None and level.base is None:
+            # indexed base: only the IDs named like a symbol, in ascending ID order
+            hits = sorted(
+                (hit, kind, name)
+                for kind, table in active.items()
+                for name in table
+                for hit in idx.ids_named(kind, name)
+            )
+            for hit, kind, name in hits:
+                found(kind, name, hit)
+            tid = level.type_cnt - 1
+            continue
         own = level.strings_by_offset()
         for t in level.types:
             tid += 1
@@ -242,26 +278,10 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
             table = active.get(kind)
             if table is None:
                 continue
-            name = own.get(t[0])
-            if name is None:
-                name = slow(t[0])
-            node = table.get(name)
-            if node is None:
-                continue
-            if node.id == 0:
-                node.id = tid
-                nr[kind] -= 1
-                if nr[kind] == 0:
-                    del active[kind]
-            else:
-                msg = (
-                    f"WARN: multiple IDs found for '{_s(node.name)}': {node.id}, {tid}"
-                    f" - using {node.id}"
-                )
-                if count_warnings:
-                    log.warn(msg)
-                else:
-                    log.info(msg)
+            got = own.get(t[0])
+            name = slow(t[0]) if got is None else got
+            if name in table:
+                found(kind, name, tid)
 
 
 def patch_words(

@@ -130,7 +130,11 @@ def collect_decl_tags(btf: Btf) -> list[int]:
     if base is not None:
         cached = _BASE_TAGS.get(base)
         if cached is None or cached[0] != base.type_cnt:
-            cached = (base.type_cnt, collect_decl_tags(base))
+            idx = base.index
+            if idx is not None and base.base is None:
+                cached = (base.type_cnt, idx.decl_tags.tolist())
+            else:
+                cached = (base.type_cnt, collect_decl_tags(base))
             _BASE_TAGS[base] = cached
         out = list(cached[1])
     out.extend(_own_decl_tags(btf))

@@ -158,7 +158,7 @@ class _BasePart:
     """The table state right after prep for one base BTF (fast path): per key the base
     IDs in *stored* orientation (see :class:`_FastTable`), plus size/cap/orientation."""
 
-    def __init__(self, lists: dict[Any, list[int]], size: int, cap: int, flip: int,
+    def __init__(self, lists: Any, size: int, cap: int, flip: int,
                  type_cnt: int) -> None:
         self.lists = lists
         self.size = size
@@ -317,21 +317,63 @@ def _compat_fnproto(t1: list[int], t2: list[int]) -> bool:
     return t1[0] == t2[0] and t1[1] == t2[1] and t1[3::2] == t2[3::2]
 
 
+class _SplitT(dict[int, list[int]]):
+    """``T`` of a split BTF on an indexed base: own records stored, base records
+    fetched (lazily decoded) on first use; ``len`` is the whole ID space."""
+
+    def __init__(self, base_types: Any, n: int) -> None:
+        super().__init__()
+        self.base_types = base_types
+        self.nbase = len(base_types) + 1
+        self.n = n
+
+    def __missing__(self, tid: int) -> list[int]:
+        if 0 < tid < self.nbase:
+            rec: list[int] = self.base_types[tid - 1]
+            self[tid] = rec
+            return rec
+        raise IndexError(tid)
+
+    def __len__(self) -> int:
+        return self.n
+
+
 class _Dedup:
     def __init__(self, btf: Btf, reference: bool) -> None:
         self.btf = btf
         self.reference = reference
         self.start = btf.start_id
-        self.T = T = _flatten(btf)
-        if len(T) != btf.type_cnt:
-            raise BtfError("dedup: inconsistent base chain")
-        self.kinds = kinds = [(t[1] >> 24) & 0x7F for t in T]
-        kinds[0] = 0
-        m = [UNPROCESSED] * len(T)
-        m[0] = 0
-        for tid, k in enumerate(kinds):
-            if k in _SELF_MAPPED:
-                m[tid] = tid
+        base = btf.base
+        self.index = idx = (
+            base.index if base is not None and base.base is None and not reference else None
+        )
+        self.T: Any
+        if idx is not None:
+            assert base is not None
+            start = self.start
+            split = _SplitT(base.types, btf.type_cnt)
+            split[0] = [0, 0, 0]
+            split.update(enumerate(btf.types, start))
+            self.T = split
+            kinds = list(idx.kinds)
+            kinds.extend([(t[1] >> 24) & 0x7F for t in btf.types])
+            m = list(range(start))
+            m.extend([UNPROCESSED] * len(btf.types))
+            for tid in range(start, len(kinds)):
+                if kinds[tid] in _SELF_MAPPED:
+                    m[tid] = tid
+        else:
+            flat = self.T = _flatten(btf)
+            if len(flat) != btf.type_cnt:
+                raise BtfError("dedup: inconsistent base chain")
+            kinds = [(t[1] >> 24) & 0x7F for t in flat]
+            kinds[0] = 0
+            m = [UNPROCESSED] * len(flat)
+            m[0] = 0
+            for tid, k in enumerate(kinds):
+                if k in _SELF_MAPPED:
+                    m[tid] = tid
+        self.kinds = kinds
         self.map = m
         self.hyp: dict[int, int] = {}
         self.adjust = False
@@ -364,7 +406,12 @@ class _Dedup:
         if not self.reference:
             part = _BASE_PARTS.get(base)
             if part is None or part.type_cnt != start:
-                part = _BASE_PARTS[base] = _base_part(self.T[1:start], start)
+                idx = self.index
+                if idx is not None:
+                    part = _BasePart(idx.dedup_lists, idx.size, idx.cap, idx.flip, start)
+                else:
+                    part = _base_part(self.T[1:start], start)
+                _BASE_PARTS[base] = part
             self.table = _FastSplitTable(part)
             self.base_part = part
             return
@@ -827,7 +874,9 @@ class _Dedup:
         if _FWD not in kinds[start:]:
             return
         names: dict[int, int] = {}
-        for tid, k in enumerate(kinds):
+        idx = self.index
+        for tid, k in enumerate(kinds[start:] if idx is not None else kinds,
+                                start if idx is not None else 0):
             if k in _COMPOSITE and m[tid] == tid:
                 n = T[tid][0]
                 names[n] = 0 if n in names else tid
@@ -836,6 +885,11 @@ class _Dedup:
                 continue
             t = T[tid]
             c = names.get(t[0])
+            if idx is not None:
+                # the base's part of ``names`` (base types always map to themselves)
+                b = idx.composite(t[0])
+                if b is not None:
+                    c = b if c is None else 0
             if not c:
                 continue
             ck = kinds[c]

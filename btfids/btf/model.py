@@ -12,8 +12,12 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from . import kinds as K
+
+if TYPE_CHECKING:
+    from .baseindex import BaseIndex
 
 HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 # libbpf's own header size for objects it creates (1.8 and later): 32 bytes.
@@ -55,11 +59,21 @@ class Btf:
         self._modifiable = False
         self._str_index: dict[bytes, int] | None = None
         self._str_by_off: dict[int, bytes] | None = None
+        # Base-BTF index (baseindex.py): lookups without full scans of this object.
+        self.index: BaseIndex | None = None
 
     # ------------------------------------------------------------------ parsing
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview, base: Btf | None = None) -> Btf:
-        """Parse raw BTF bytes with libbpf's checks (btf-format.md §5.1)."""
+    def parse(
+        cls,
+        data: bytes | bytearray | memoryview,
+        base: Btf | None = None,
+        *,
+        index: BaseIndex | None = None,
+    ) -> Btf:
+        """Parse raw BTF bytes with libbpf's checks (btf-format.md §5.1). With the
+        ``index`` of these very bytes (content-checked by the caller), the records are
+        decoded lazily and the type checks it already passed are not repeated."""
         data = bytes(data)
         if len(data) < 24:
             raise BtfError("BTF header not found")
@@ -116,6 +130,15 @@ class Btf:
             if layout_len % 4:
                 raise BtfError("Invalid BTF layout section size %u" % layout_len)
             self.layout = data[base_off + layout_off : base_off + layout_off + layout_len]
+        if index is not None and base is None:
+            from .baseindex import LazyTypes
+
+            words = array("I")
+            words.frombytes(data[base_off + type_off : base_off + type_off + type_len])
+            self.types = LazyTypes(words, index.offs)  # type: ignore[assignment]
+            index.attach(self)
+            self._raw = data
+            return self
         self.types = self._split_types(
             data[base_off + type_off : base_off + type_off + type_len], order
         )
@@ -299,6 +322,8 @@ class Btf:
         btf = self
         while off < btf.start_str_off and btf.base is not None:
             btf = btf.base
+        if btf.index is not None:
+            return btf.str_at(off)
         s = btf.strings_by_offset().get(off)
         return s if s is not None else btf.str_at(off)
 
@@ -336,6 +361,8 @@ class Btf:
             if off >= 0:
                 return off
         self._check_modifiable()
+        if self.index is not None:
+            return self.index.find_str(s)
         return self._own_str_index().get(s, -1)
 
     def add_str(self, s: bytes) -> int:
@@ -367,6 +394,9 @@ class Btf:
         self._check_modifiable()
         self._modifiable = True
         self._raw = None
+        if self.index is not None:  # the index describes the parsed bytes only
+            self.types = list(self.types)
+            self.index = None
         if (self.base is not None and not self.strs) or (
             self.base is None and bytes(self.strs) == b"\0"
         ):

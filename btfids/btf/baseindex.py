@@ -1,0 +1,312 @@
+"""Base-BTF index and its on-disk cache (docs/performance.md).
+
+A module run touches only a few of the ~100k vmlinux types, yet a plain run parses and
+scans the whole base several times (record split + validation, dedup's base table,
+whole-string lookups, ``.BTF_ids`` name lookups, DECL_TAG IDs, FWD resolution). The
+:class:`BaseIndex` holds everything those scans derive, as flat arrays, so that a base
+loaded through it stays *lazily decoded* (:class:`LazyTypes`: a record is built from the
+word array only when asked for) and never needs a full scan.
+
+The index is built once from a fully parsed and validated base and stored as one file
+``base-<sha256 of the BTF bytes>.idx`` in ``$BTFIDS_CACHE_DIR`` (default
+``~/.cache/btfids``), written atomically (temporary file + rename, no locks), keyed by
+content. A missing, stale or corrupt file is silently rebuilt. ``BTFIDS_CACHE=0``
+disables it. Nothing derived from the index may change output bytes: every lookup is
+verified against the real records, and hash collisions only cost a comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import zlib
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import kinds as K
+
+if TYPE_CHECKING:
+    from .model import Btf
+
+FORMAT = b"btfids-base-index-1"
+ENV_CACHE = "BTFIDS_CACHE"
+ENV_CACHE_DIR = "BTFIDS_CACHE_DIR"
+# The dedup table groups are keyed by Python's (deterministic) hash of int tuples,
+# which may change between Python versions: part of the format tag.
+_TAG = FORMAT + b"/%d" % sys.hexversion
+_NAMED_KINDS = (K.FUNC, K.STRUCT, K.UNION, K.TYPEDEF)
+
+
+def cache_enabled() -> bool:
+    return os.environ.get(ENV_CACHE, "1") not in ("0", "", "no", "off", "false")
+
+
+def cache_dir() -> str:
+    return os.environ.get(ENV_CACHE_DIR) or os.path.join(
+        os.path.expanduser("~"), ".cache", "btfids"
+    )
+
+
+def _u32(a: array) -> bytes:
+    return a.tobytes()
+
+
+def _arr(code: str, data: bytes) -> array:
+    a = array(code)
+    a.frombytes(data)
+    return a
+
+
+class LazyTypes:
+    """``Btf.types`` of a base loaded through the index: records decoded on demand
+    from the type section's words. Iteration and slices decode (correct, not fast)."""
+
+    __slots__ = ("_memo", "_n", "_offs", "_words")
+
+    def __init__(self, words: array, offs: array) -> None:
+        self._words = words
+        self._offs = offs
+        self._n = len(offs) - 1
+        self._memo: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        rec = self._memo.get(i)
+        if rec is not None:
+            return rec
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("type index out of range")
+        rec = self._memo[i] = self._words[self._offs[i] : self._offs[i + 1]].tolist()
+        return rec
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for i in range(self._n):
+            yield self[i]
+
+
+class _DedupLists:
+    """dedup's base table (key → base IDs in stored orientation) as sorted hash groups;
+    ``get`` verifies the group's key on its first record."""
+
+    def __init__(self, idx: BaseIndex) -> None:
+        self.idx = idx
+        self.memo: dict[Any, list[int] | None] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        got = self.memo.get(key, 0)
+        if got == 0:
+            got = self.memo[key] = self._find(key)
+        return default if got is None else got
+
+    def _find(self, key: Any) -> list[int] | None:
+        from .dedup import _KEY_BY_KIND
+
+        idx = self.idx
+        hashes, starts, ids = idx.khash, idx.kstart, idx.kids
+        h = hash(key)
+        i = bisect_left(hashes, h)
+        types = idx.types
+        while i < len(hashes) and hashes[i] == h:
+            lo, hi = starts[i], starts[i + 1]
+            first = ids[lo]
+            if _KEY_BY_KIND[idx.kinds[first]](types[first - 1]) == key:
+                return ids[lo:hi].tolist()
+            i += 1
+        return None
+
+
+class BaseIndex:
+    """What module runs derive from a full scan of a standalone base (see module doc)."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+        self.offs: array = _arr("I", fields["offs"])
+        self.kinds: bytes = fields["kinds"]
+        self.size, self.cap, self.flip = fields["table"]
+        self.khash: array = _arr("q", fields["khash"])
+        self.kstart: array = _arr("I", fields["kstart"])
+        self.kids: array = _arr("I", fields["kids"])
+        self.nkey: array = _arr("Q", fields["nkey"])
+        self.nid: array = _arr("I", fields["nid"])
+        self.scrc: array = _arr("I", fields["scrc"])
+        self.soff: array = _arr("I", fields["soff"])
+        self.cname: array = _arr("I", fields["cname"])
+        self.cval: array = _arr("I", fields["cval"])
+        self.decl_tags: array = _arr("I", fields["decl_tags"])
+        self.types: Any = None
+        self.strs: bytes | bytearray = b""
+        self.dedup_lists = _DedupLists(self)
+
+    def attach(self, btf: Btf) -> None:
+        self.types = btf.types
+        self.strs = btf.strs
+        btf.index = self
+
+    # -------------------------------------------------------------- lookups
+    def _str(self, off: int) -> bytes:
+        strs = self.strs
+        return bytes(strs[off : strs.index(0, off)])
+
+    def find_str(self, s: bytes) -> int:
+        """First offset of ``s`` as a whole string, or -1."""
+        crc = zlib.crc32(s)
+        scrc, soff = self.scrc, self.soff
+        i = bisect_left(scrc, crc)
+        while i < len(scrc) and scrc[i] == crc:
+            off = soff[i]
+            if self._str(off) == s:
+                return off
+            i += 1
+        return -1
+
+    def ids_named(self, kind: int, name: bytes) -> list[int]:
+        """Every base ID of ``kind`` (FUNC/STRUCT/UNION/TYPEDEF) named ``name``, ascending."""
+        key = (kind << 32) | zlib.crc32(name)
+        nkey, nid = self.nkey, self.nid
+        i = bisect_left(nkey, key)
+        out = []
+        types = self.types
+        while i < len(nkey) and nkey[i] == key:
+            tid = nid[i]
+            if self._str(types[tid - 1][0]) == name:
+                out.append(tid)
+            i += 1
+        return out
+
+    def composite(self, name_off: int) -> int | None:
+        """For dedup's FWD resolution: None when no base STRUCT/UNION has this name
+        offset, else its ID when it is the only one, else 0."""
+        cname = self.cname
+        i = bisect_left(cname, name_off)
+        if i < len(cname) and cname[i] == name_off:
+            return int(self.cval[i])
+        return None
+
+    # -------------------------------------------------------------- build
+    @classmethod
+    def build(cls, btf: Btf) -> BaseIndex | None:
+        """From a fully parsed standalone base in host order; None if not indexable."""
+        from .dedup import _base_part
+        from .model import HOST_ORDER
+
+        if btf.base is not None or btf.order != HOST_ORDER or btf.layout:
+            return None
+        types = btf.types
+        kinds = bytearray(len(types) + 1)
+        offs = array("I", [0])
+        pos = 0
+        for i, t in enumerate(types, 1):
+            k = (t[1] >> 24) & 0x7F
+            if k > K.MAX_KNOWN_KIND:
+                return None
+            kinds[i] = k
+            pos += len(t)
+            offs.append(pos)
+        try:
+            part = _base_part(types, btf.type_cnt)
+        except ValueError:
+            return None
+        groups = sorted((hash(key), lst[0], lst) for key, lst in part.lists.items())
+        khash = array("q", [g[0] for g in groups])
+        kstart = array("I", [0])
+        kids = array("I")
+        for g in groups:
+            kids.extend(g[2])
+            kstart.append(len(kids))
+        strs = bytes(btf.strs)
+        names = []
+        comps: dict[int, int] = {}
+        tags = array("I")
+        for tid, t in enumerate(types, 1):
+            k = kinds[tid]
+            if k in _NAMED_KINDS:
+                end = strs.index(0, t[0])
+                names.append(((k << 32) | zlib.crc32(strs[t[0] : end]), tid))
+            if k == K.STRUCT or k == K.UNION:
+                comps[t[0]] = 0 if t[0] in comps else tid
+            elif k == K.DECL_TAG:
+                tags.append(tid)
+        names.sort()
+        first: dict[bytes, int] = {}
+        off = 0
+        for s in strs.split(b"\0")[:-1]:
+            first.setdefault(s, off)
+            off += len(s) + 1
+        sidx = sorted((zlib.crc32(s), o) for s, o in first.items())
+        cn = sorted(comps.items())
+        fields = {
+            "offs": _u32(offs),
+            "kinds": bytes(kinds),
+            "table": (part.size, part.cap, part.flip),
+            "khash": khash.tobytes(),
+            "kstart": _u32(kstart),
+            "kids": _u32(kids),
+            "nkey": array("Q", [n[0] for n in names]).tobytes(),
+            "nid": _u32(array("I", [n[1] for n in names])),
+            "scrc": _u32(array("I", [x[0] for x in sidx])),
+            "soff": _u32(array("I", [x[1] for x in sidx])),
+            "cname": _u32(array("I", [c[0] for c in cn])),
+            "cval": _u32(array("I", [c[1] for c in cn])),
+            "decl_tags": _u32(tags),
+        }
+        return cls(fields)
+
+    def dumps(self, digest: str) -> bytes:
+        return _TAG + b"\n" + marshal.dumps((digest, self.fields))
+
+    @classmethod
+    def loads(cls, data: bytes, digest: str) -> BaseIndex | None:
+        head, sep, body = data.partition(b"\n")
+        if head != _TAG or not sep:
+            return None
+        try:
+            got, fields = marshal.loads(body)
+            if got != digest:
+                return None
+            return cls(fields)
+        except Exception:  # corrupt: rebuild
+            return None
+
+
+# ------------------------------------------------------------------ cache front end
+def cache_path(digest: str) -> str:
+    return os.path.join(cache_dir(), f"base-{digest}.idx")
+
+
+def load_cached(data: bytes) -> tuple[BaseIndex | None, str]:
+    """(index or None, content digest) for raw base BTF bytes."""
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with open(cache_path(digest), "rb") as f:
+            blob = f.read()
+    except OSError:
+        return None, digest
+    idx = BaseIndex.loads(blob, digest)
+    if idx is not None and len(idx.offs) < 1:
+        idx = None
+    return idx, digest
+
+
+def store(idx: BaseIndex, digest: str) -> None:
+    """Write the index atomically; any failure is ignored (the cache is optional)."""
+    path = cache_path(digest)
+    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(idx.dumps(digest))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
