@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -28,3 +30,12 @@ def golden() -> Path:
     """The reference C tool's outputs and digests (shared/golden)."""
     assert GOLDEN.is_dir(), f"golden data missing at {GOLDEN}"
     return GOLDEN
+
+
+@functools.cache
+def golden_digests() -> dict[tuple[str, str, str], str]:
+    """(module, mode, output suffix) → sha256 (``-`` = not written) of the C tool's
+    outputs, from ``golden/newest/SHA256SUMS.tsv``."""
+    with (GOLDEN / "newest" / "SHA256SUMS.tsv").open() as f:
+        return {(r["module"], r["mode"], r["output"]): r["sha256"]
+                for r in csv.DictReader(f, delimiter="\t")}

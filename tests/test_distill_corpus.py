@@ -7,31 +7,22 @@ A sample runs by default; every such module runs with ``-m sweep``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import time
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN
+from conftest import golden_digests
 
 from btfids.btf import Btf
 from btfids.btf import kinds as K
 from btfids.btf.check import check_module_outputs
+from btfids.btf.dedup import dedup
 from btfids.btf.distill import distill_base
+from btfids.btf.sort import sort_by_name
 from btfids.elf import open_elf
 
-
-def _digests() -> dict[tuple[str, str, str], str]:
-    path = GOLDEN / "newest" / "SHA256SUMS.tsv"
-    if not path.is_file():
-        return {}
-    with path.open() as f:
-        return {(r["module"], r["mode"], r["output"]): r["sha256"]
-                for r in csv.DictReader(f, delimiter="\t")}
-
-
-DIGESTS = _digests()
+DIGESTS = golden_digests()
 # Modules without .BTF_ids: the C tool writes no .BTF_ids side file for them.
 NO_IDS = sorted(m for (m, mode, out), h in DIGESTS.items()
                 if mode == "distill" and out == "BTF_ids" and h == "-")
@@ -48,17 +39,13 @@ def _module_btf(path: Path) -> bytes:
 def distill_pipeline(module_btf: bytes, vmlinux: Btf,
                      timing: dict[str, float] | None = None) -> tuple[bytes, bytes]:
     """(``.BTF``, ``.BTF.base``) as the tool writes them in distill mode."""
-    dedup_mod = pytest.importorskip("btfids.btf.dedup")
-    sort_mod = pytest.importorskip("btfids.btf.sort")
     btf = Btf.parse(module_btf, base=vmlinux)
-    out = dedup_mod.dedup(btf)
-    btf = out if isinstance(out, Btf) else btf
+    dedup(btf)
     t0 = time.perf_counter()
     new_base, new_split = distill_base(btf)
     if timing is not None:
         timing["distill"] = timing.get("distill", 0.0) + time.perf_counter() - t0
-    out = sort_mod.sort_by_name(new_split)
-    new_split = out if isinstance(out, Btf) else new_split
+    sort_by_name(new_split)
     return new_split.raw_data(), new_base.raw_data()
 
 

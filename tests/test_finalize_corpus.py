@@ -10,13 +10,12 @@ every module, through the fast path and through the literal reference emulation.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import time
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN
+from conftest import golden_digests
 from elftools.elf.elffile import ELFFile
 
 from btfids.btf import kinds as K
@@ -24,17 +23,7 @@ from btfids.btf.dedup import dedup
 from btfids.btf.model import Btf
 from btfids.btf.sort import sort_by_name
 
-
-def _digests() -> dict[tuple[str, str, str], str]:
-    path = GOLDEN / "newest" / "SHA256SUMS.tsv"
-    if not path.is_file():
-        return {}
-    with path.open() as f:
-        return {(r["module"], r["mode"], r["output"]): r["sha256"]
-                for r in csv.DictReader(f, delimiter="\t")}
-
-
-DIGESTS = _digests()
+DIGESTS = golden_digests()
 NO_IDS = sorted(m for (m, mode, out), h in DIGESTS.items()
                 if mode == "plain" and out == "BTF_ids" and h == "-")
 
