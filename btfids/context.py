@@ -8,8 +8,9 @@ resolves ``.BTF_ids`` against the final BTF and writes the outputs.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
+
+from ._dc import dataclass, field
 
 if TYPE_CHECKING:
     from .btf import Btf

@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import tempfile
 from array import array
-from dataclasses import dataclass
 from typing import BinaryIO
 
+from ._dc import dataclass
 from .errors import BtfidsError
 
 SHT_NULL = 0
@@ -311,6 +310,8 @@ def write_file_atomic(path: str, data: bytes) -> None:
     """Write ``path`` through a temporary file in the same directory and a rename, so a
     reader (or a failed run) never sees a partial file. Mode follows the umask, as fopen."""
     directory = os.path.dirname(path) or "."
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".btfids-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:

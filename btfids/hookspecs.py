@@ -20,10 +20,11 @@ Lifecycle of one run, in order::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
+
+from ._dc import dataclass, field
 
 if TYPE_CHECKING:
     from .context import Context, Kfunc

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._dc import dataclass, field
 from .btf.model import HOST_ORDER
 from .context import Context, Log
 from .errors import BtfidsError, PathTooLongError, PluginError
@@ -390,7 +389,7 @@ def write_outputs(files: Sequence[tuple[str, bytes]], log: Log) -> list[str]:
                 except OSError as exc:
                     raise BtfidsError(f"Couldn't open {path} for writing") from exc
             dfd = dir_fds[dname]
-            tmp = f".{base[:180]}.{secrets.token_hex(4)}.tmp"
+            tmp = f".{base[:180]}.{os.urandom(4).hex()}.tmp"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dfd)
             except OSError as exc:

@@ -10,9 +10,9 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ._dc import dataclass, field
 from .btf import kinds as K
 from .elf import SHT_NOBITS, ElfError
 from .errors import BtfidsError

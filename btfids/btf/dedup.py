@@ -170,6 +170,15 @@ class _BasePart:
 
 
 _BASE_PARTS: weakref.WeakKeyDictionary[Btf, _BasePart] = weakref.WeakKeyDictionary()
+_IDENT: list[int] = []
+
+
+def _identity(n: int) -> list[int]:
+    """``list(range(n))`` as a copy of a shared list (copying skips the int allocations)."""
+    global _IDENT
+    if len(_IDENT) < n:
+        _IDENT = list(range(max(n, 2 * len(_IDENT))))
+    return _IDENT[:n]
 
 
 class _FastTable:
@@ -357,7 +366,7 @@ class _Dedup:
             self.T = split
             kinds = list(idx.kinds)
             kinds.extend([(t[1] >> 24) & 0x7F for t in btf.types])
-            m = list(range(start))
+            m = _identity(start)
             m.extend([UNPROCESSED] * len(btf.types))
             for tid in range(start, len(kinds)):
                 if kinds[tid] in _SELF_MAPPED:
@@ -402,7 +411,8 @@ class _Dedup:
         if base is None:
             return
         m = self.map
-        m[1:start] = range(1, start)
+        if self.index is None:
+            m[1:start] = range(1, start)
         if not self.reference:
             part = _BASE_PARTS.get(base)
             if part is None or part.type_cnt != start:
@@ -1009,9 +1019,12 @@ class _Dedup:
         T, m = self.T, self.map
         start = self.start
         cnt = len(T)
-        if m == list(range(cnt)):
+        ident = _identity(cnt)
+        base_same = m[:start] == ident[:start]
+        if base_same and m[start:] == ident[start:]:
             return          # nothing merged, nothing redirected: IDs stay as they are
-        new_id = list(range(start)) + [-1] * (cnt - start)
+        new_id = ident[:start]
+        new_id.extend([-1] * (cnt - start))
         kept: list[list[int]] = []
         nid = start
         for tid in range(start, cnt):
@@ -1020,7 +1033,8 @@ class _Dedup:
                 nid += 1
                 kept.append(T[tid])
         fin = new_id[:]
-        for tid in range(cnt):
+        # base IDs map to themselves unless the enum rule redirected one (§1.3)
+        for tid in range(start if base_same else 0, cnt):
             x = m[tid]
             if x <= MAX_NR and x != tid:
                 r = x

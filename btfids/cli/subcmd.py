@@ -22,9 +22,9 @@ own newlines).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .._dc import dataclass, field, replace
 from ..errors import UsageError
 
 INCR, BOOL, STRING, LIST = "incr", "bool", "string", "list"
