@@ -33,7 +33,7 @@ from . import kinds as K
 if TYPE_CHECKING:
     from .model import Btf
 
-FORMAT = b"btfids-base-index-1"
+FORMAT = b"btfids-base-index-3"
 ENV_CACHE = "BTFIDS_CACHE"
 ENV_CACHE_DIR = "BTFIDS_CACHE_DIR"
 # The dedup table groups are keyed by Python's (deterministic) hash of int tuples,
@@ -56,10 +56,10 @@ def _u32(a: array) -> bytes:
     return a.tobytes()
 
 
-def _arr(code: str, data: bytes) -> array:
-    a = array(code)
-    a.frombytes(data)
-    return a
+def _view(code: str, data: bytes | memoryview) -> memoryview:
+    """A flat array without copying (an empty buffer cannot be cast to a format)."""
+    view = memoryview(data)
+    return view.cast(code) if len(view) else memoryview(array(code))  # type: ignore[call-overload]
 
 
 class LazyTypes:
@@ -68,7 +68,7 @@ class LazyTypes:
 
     __slots__ = ("_memo", "_n", "_offs", "_words")
 
-    def __init__(self, words: array, offs: array) -> None:
+    def __init__(self, words: Any, offs: Any) -> None:
         self._words = words
         self._offs = offs
         self._n = len(offs) - 1
@@ -131,22 +131,31 @@ class BaseIndex:
 
     def __init__(self, fields: dict[str, Any]) -> None:
         self.fields = fields
-        self.offs: array = _arr("I", fields["offs"])
-        self.kinds: bytes = fields["kinds"]
+        self.offs: Any = _view("I", fields["offs"])
+        self.kinds: bytes = bytes(fields["kinds"])
         self.size, self.cap, self.flip = fields["table"]
-        self.khash: array = _arr("q", fields["khash"])
-        self.kstart: array = _arr("I", fields["kstart"])
-        self.kids: array = _arr("I", fields["kids"])
-        self.nkey: array = _arr("Q", fields["nkey"])
-        self.nid: array = _arr("I", fields["nid"])
-        self.scrc: array = _arr("I", fields["scrc"])
-        self.soff: array = _arr("I", fields["soff"])
-        self.cname: array = _arr("I", fields["cname"])
-        self.cval: array = _arr("I", fields["cval"])
-        self.decl_tags: array = _arr("I", fields["decl_tags"])
+        self.khash: Any = _view("q", fields["khash"])
+        self.kstart: Any = _view("I", fields["kstart"])
+        self.kids: Any = _view("I", fields["kids"])
+        self.nkey: Any = _view("Q", fields["nkey"])
+        self.nid: Any = _view("I", fields["nid"])
+        self.scrc: Any = _view("I", fields["scrc"])
+        self.soff: Any = _view("I", fields["soff"])
+        self.cname: Any = _view("I", fields["cname"])
+        self.cval: Any = _view("I", fields["cval"])
+        self.decl_tags: Any = _view("I", fields["decl_tags"])
+        self._ident: array | None = None
         self.types: Any = None
         self.strs: bytes | bytearray = b""
         self.dedup_lists = _DedupLists(self)
+
+    def identity(self) -> array:
+        """``array('q', range(type_cnt))``: dedup's base part of its ID map (copied from
+        the stored bytes: building it from ``range`` allocates an int per ID)."""
+        if self._ident is None:
+            self._ident = array("q")
+            self._ident.frombytes(self.fields["ident"])
+        return self._ident
 
     def attach(self, btf: Btf) -> None:
         self.types = btf.types
@@ -259,21 +268,47 @@ class BaseIndex:
             "cname": _u32(array("I", [c[0] for c in cn])),
             "cval": _u32(array("I", [c[1] for c in cn])),
             "decl_tags": _u32(tags),
+            "ident": array("q", range(btf.type_cnt)).tobytes(),
         }
         return cls(fields)
 
     def dumps(self, digest: str) -> bytes:
-        return _TAG + b"\n" + marshal.dumps((digest, self.fields))
+        """``TAG\\n`` + u32 length + marshal of (digest, small fields, blob layout), then
+        the flat arrays, each 8-byte aligned (loaded as memoryviews, no copies)."""
+        small = {k: v for k, v in self.fields.items() if not isinstance(v, bytes)}
+        blobs = [(k, bytes(v)) for k, v in self.fields.items() if isinstance(v, bytes)]
+        layout = []
+        pos = 0
+        for k, v in blobs:
+            layout.append((k, pos, len(v)))
+            pos += (len(v) + 7) & ~7
+        head = marshal.dumps((digest, small, layout))
+        prefix = _TAG + b"\n" + len(head).to_bytes(4, "little") + head
+        prefix += bytes(-len(prefix) % 8)
+        body = bytearray()
+        for _, v in blobs:
+            body += v
+            body += bytes(-len(v) % 8)
+        return prefix + bytes(body)
 
     @classmethod
     def loads(cls, data: bytes, digest: str) -> BaseIndex | None:
-        head, sep, body = data.partition(b"\n")
-        if head != _TAG or not sep:
+        n = len(_TAG) + 1
+        if data[:n] != _TAG + b"\n":
             return None
         try:
-            got, fields = marshal.loads(body)
+            hlen = int.from_bytes(data[n : n + 4], "little")
+            got, small, layout = marshal.loads(data[n + 4 : n + 4 + hlen])
             if got != digest:
                 return None
+            start = n + 4 + hlen
+            start += -start % 8
+            view = memoryview(data)
+            fields = dict(small)
+            for k, off, length in layout:
+                if start + off + length > len(data):
+                    return None
+                fields[k] = view[start + off : start + off + length]
             return cls(fields)
         except Exception:  # corrupt: rebuild
             return None

@@ -22,6 +22,7 @@ chains are newest-first and get reversed by every table growth. Two emulations e
 from __future__ import annotations
 
 import weakref
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -170,17 +171,6 @@ class _BasePart:
 
 
 _BASE_PARTS: weakref.WeakKeyDictionary[Btf, _BasePart] = weakref.WeakKeyDictionary()
-_IDENT: list[int] = []
-
-
-def _identity(n: int) -> list[int]:
-    """``list(range(n))`` as a copy of a shared list (copying skips the int allocations)."""
-    global _IDENT
-    if len(_IDENT) < n:
-        _IDENT = list(range(max(n, 2 * len(_IDENT))))
-    return _IDENT[:n]
-
-
 class _FastTable:
     """Field-tuple-keyed emulation for standalone BTF. A key's entries are stored in
     *virtual* order; libbpf's (real) order is the virtual one, reversed while ``flip``
@@ -366,7 +356,8 @@ class _Dedup:
             self.T = split
             kinds = list(idx.kinds)
             kinds.extend([(t[1] >> 24) & 0x7F for t in btf.types])
-            m = _identity(start)
+            # an array: copying the base identity from bytes beats allocating 100k ints
+            m: Any = array("q", idx.identity())
             m.extend([UNPROCESSED] * len(btf.types))
             for tid in range(start, len(kinds)):
                 if kinds[tid] in _SELF_MAPPED:
@@ -1019,11 +1010,18 @@ class _Dedup:
         T, m = self.T, self.map
         start = self.start
         cnt = len(T)
-        ident = _identity(cnt)
-        base_same = m[:start] == ident[:start]
-        if base_same and m[start:] == ident[start:]:
-            return          # nothing merged, nothing redirected: IDs stay as they are
-        new_id = ident[:start]
+        new_id: Any
+        if self.index is not None:
+            ident = self.index.identity()
+            base_same = m[:start] == ident
+            if base_same and m[start:] == array("q", range(start, cnt)):
+                return      # nothing merged, nothing redirected: IDs stay as they are
+            new_id = array("q", ident)
+        else:
+            if m == list(range(cnt)):
+                return      # nothing merged, nothing redirected: IDs stay as they are
+            base_same = False
+            new_id = list(range(start))
         new_id.extend([-1] * (cnt - start))
         kept: list[list[int]] = []
         nid = start

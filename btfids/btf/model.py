@@ -133,9 +133,8 @@ class Btf:
         if index is not None and base is None:
             from .baseindex import LazyTypes
 
-            words = array("I")
-            words.frombytes(data[base_off + type_off : base_off + type_off + type_len])
-            self.types = LazyTypes(words, index.offs)  # type: ignore[assignment]
+            words = memoryview(data)[base_off + type_off : base_off + type_off + type_len]
+            self.types = LazyTypes(words.cast("I"), index.offs)  # type: ignore[assignment]
             index.attach(self)
             self._raw = data
             return self

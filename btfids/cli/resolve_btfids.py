@@ -3,7 +3,8 @@
 Upstream options and texts come from :mod:`btfids.cli.subcmd` (the newest tool's table,
 or the Linux 6.12 tool's when the config's mode is ``in-place-6.12``). Project options,
 exact spelling only: ``--config PATH|PRESET``, ``--enable PASS``, ``--disable PASS``,
-``--report FILE``. Exit status: 0, 129 usage, 255 failure, 249 output path too long.
+``--report FILE``, ``--no-cache`` (docs/performance.md). Exit status: 0, 129 usage,
+255 failure, 249 output path too long.
 Every failure is one stderr line (upstream wording), no traceback, no partial output.
 
 Start-up is kept lean: no rich/click ever, and pluggy/pyelftools only on the paths that
@@ -26,10 +27,12 @@ ENV_DEBUG = "BTFIDS_DEBUG"
 
 
 def _extra_options() -> list[Option]:
-    from .subcmd import PROJECT_OPTIONS, STRING, Option
+    from .subcmd import BOOL, PROJECT_OPTIONS, STRING, Option
 
     return [*PROJECT_OPTIONS,
-            Option("report", None, STRING, "report", "FILE", "write a JSON report")]
+            Option("report", None, STRING, "report", "FILE", "write a JSON report"),
+            Option("no-cache", None, BOOL, "no_cache", None,
+                   "do not use the base-BTF index cache")]
 
 
 def _scan_config(argv: list[str]) -> str | None:
@@ -114,6 +117,7 @@ def _main(values: dict[str, Any], elf: str, cfg: Config | None) -> int:
             distill_base=bool(values.get("distill_base")),
             fatal_warnings=bool(values.get("fatal_warnings")),
             verbose=values.get("verbose", 0),
+            cache=not values.get("no_cache"),
         )
         code = host.run(pipe, opts, log=log, report=report).exit_code
         return code
