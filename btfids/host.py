@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,9 @@ class RunOptions:
     verbose: int = 0
     #: use the base-BTF index cache (docs/performance.md); never changes output bytes
     cache: bool = True
+    #: keep the loaded base for later runs of this process (batch mode; the base is
+    #: never modified, and a changed file is noticed by its stat)
+    share_base: bool = False
 
     def as_context_options(self) -> dict[str, Any]:
         return {
@@ -328,7 +332,8 @@ def load_inputs(opts: RunOptions, log: Log) -> tuple[Btf | None, Btf]:
     base = None
     if opts.btf_base:
         try:
-            base = load_base_btf(opts.btf_base, opts.cache)
+            base = _shared_base(opts) if opts.share_base else load_base_btf(
+                opts.btf_base, opts.cache)
         except (BtfLoadError, OSError, ValueError) as exc:
             raise BtfidsError(
                 f"FAILED: load base BTF from {opts.btf_base}: {_reason(exc)}"
@@ -339,6 +344,93 @@ def load_inputs(opts: RunOptions, log: Log) -> tuple[Btf | None, Btf]:
     except (BtfLoadError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED: load BTF from {path}: {_reason(exc)}") from exc
     return base, btf
+
+
+_BASES: dict[tuple[Any, ...], Btf] = {}
+
+
+def _shared_base(opts: RunOptions) -> Btf:
+    """The base of a batch: loaded once per (path, inode, size, mtime) and cache mode."""
+    from .btfio import load_base_btf
+
+    assert opts.btf_base is not None
+    st = os.stat(opts.btf_base)
+    key = (opts.btf_base, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, opts.cache)
+    base = _BASES.get(key)
+    if base is None:
+        _BASES.clear()
+        base = _BASES[key] = load_base_btf(opts.btf_base, opts.cache)
+    return base
+
+
+# ------------------------------------------------------------------ batch mode
+@dataclass
+class BatchItem:
+    """The outcome of one ELF of a batch."""
+
+    elf: str
+    exit_code: int
+    error: str | None = None
+
+
+def _batch_one(pipe: Pipeline, opts: RunOptions, elf: str) -> BatchItem:
+    from ._dc import replace
+
+    try:
+        res = run(pipe, replace(opts, elf=elf, share_base=True))
+        return BatchItem(elf, res.exit_code)
+    except BtfidsError as exc:
+        sys.stderr.write(f"btfids: {elf}: {exc}\n")
+        sys.stderr.flush()
+        return BatchItem(elf, exc.exit_code, str(exc))
+
+
+_WORKER: tuple[Pipeline, RunOptions] | None = None
+
+
+def _worker_run(elf: str) -> BatchItem:
+    assert _WORKER is not None
+    return _batch_one(_WORKER[0], _WORKER[1], elf)
+
+
+def run_batch(
+    pipe: Pipeline,
+    opts: RunOptions,
+    elfs: Sequence[str],
+    *,
+    jobs: int = 1,
+    done: Any = None,
+) -> list[BatchItem]:
+    """Run every ELF of ``elfs`` as :func:`run` would, one after the other in this
+    process (``jobs`` > 1: that many forked workers), with the base BTF loaded once.
+    Output bytes are those of single runs. A failing ELF is reported on stderr
+    (``btfids: <elf>: <message>``) and does not stop the batch. ``done(item)`` is
+    called after each ELF, in input order. Returns the items in input order."""
+    global _WORKER
+    items: list[BatchItem] = []
+    if opts.btf_base:
+        with contextlib.suppress(Exception):  # reported per ELF by the runs
+            _shared_base(opts)  # load it before forking: the workers share its pages
+    if jobs <= 1 or len(elfs) <= 1:
+        for elf in elfs:
+            item = _batch_one(pipe, opts, elf)
+            items.append(item)
+            if done is not None:
+                done(item)
+        return items
+    import multiprocessing
+
+    _WORKER = (pipe, opts)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            for item in pool.imap(_worker_run, elfs, chunksize=1):
+                items.append(item)
+                if done is not None:
+                    done(item)
+    finally:
+        _WORKER = None
+    return items
 
 
 def _reason(exc: BaseException) -> str:

@@ -58,12 +58,50 @@ def cli() -> None:
 @input_options
 @pipeline_options
 @click.option("--report", "report", metavar="FILE", help="Write a JSON report of the run.")
-@click.argument("elf")
-def run(elf: str, verbose: int, btf: str | None, btf_base: str | None, distill_base: bool,
-        fatal_warnings: bool, config: str | None, enable: tuple[str, ...],
-        disable: tuple[str, ...], report: str | None) -> None:
-    """Run the configured pipeline on ELF and write <ELF>.BTF_ids, <ELF>.BTF (and .BTF.base)."""
+@click.option("-T", "--files-from", "files_from", metavar="FILE",
+              help="Also read ELF paths from FILE, one per line ('-': stdin).")
+@click.option("-j", "--jobs", "jobs", type=int, default=1, show_default=True,
+              help="Worker processes when running several ELFs.")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Do not use the base-BTF index cache (docs/performance.md).")
+@click.option("--progress/--no-progress", "progress", default=None,
+              help="Progress bar for several ELFs (default: when stderr is a terminal).")
+@click.argument("elfs", nargs=-1, metavar="ELF...")
+def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | None,
+        distill_base: bool, fatal_warnings: bool, config: str | None,
+        enable: tuple[str, ...], disable: tuple[str, ...], report: str | None,
+        files_from: str | None, jobs: int, no_cache: bool, progress: bool | None) -> None:
+    """Run the configured pipeline on each ELF and write <ELF>.BTF_ids, <ELF>.BTF (and
+    .BTF.base). Several ELFs (batch mode: modules on one --btf_base) run in one process
+    with the base loaded once, or in -j worker processes; same bytes as single runs."""
     from .. import host
+
+    paths = list(elfs)
+    if files_from:
+        try:
+            if files_from == "-":
+                text = sys.stdin.read()
+            else:
+                with open(files_from, encoding="utf-8") as f:
+                    text = f.read()
+        except OSError as exc:
+            _fail(BtfidsError(f"cannot read {files_from}: {exc.strerror or exc}"))
+        paths.extend(line.strip() for line in text.splitlines() if line.strip())
+    if not paths:
+        raise click.UsageError("no ELF given")
+    if len(paths) > 1:
+        if report:
+            raise click.UsageError("--report takes a single ELF")
+        if btf:
+            raise click.UsageError("--btf takes a single ELF")
+        try:
+            pipe = host.prepare(config, enable=enable, disable=disable)
+        except BtfidsError as exc:
+            _fail(exc)
+        opts = host.RunOptions(paths[0], btf, btf_base, distill_base, fatal_warnings,
+                               verbose, cache=not no_cache)
+        sys.exit(_run_batch(host, pipe, opts, paths, max(1, jobs), progress))
+    elf = paths[0]
     from ..report import Report
 
     rep = Report() if report else None
@@ -71,7 +109,8 @@ def run(elf: str, verbose: int, btf: str | None, btf_base: str | None, distill_b
     err: str | None = None
     try:
         pipe = host.prepare(config, enable=enable, disable=disable)
-        opts = host.RunOptions(elf, btf, btf_base, distill_base, fatal_warnings, verbose)
+        opts = host.RunOptions(elf, btf, btf_base, distill_base, fatal_warnings, verbose,
+                               cache=not no_cache)
         code = host.run(pipe, opts, report=rep).exit_code
     except BtfidsError as exc:
         code, err = exc.exit_code, str(exc)
@@ -81,6 +120,41 @@ def run(elf: str, verbose: int, btf: str | None, btf_base: str | None, distill_b
             rep.finish(code, err)
             rep.write(report)
     sys.exit(code)
+
+
+def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
+               progress: bool | None) -> int:
+    """Batch mode; exit status: the first failing ELF's (input order), else 0."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    first_bad = 0
+    failed = 0
+
+    def note(item: Any) -> None:
+        nonlocal first_bad, failed
+        if item.exit_code:
+            failed += 1
+            first_bad = first_bad or item.exit_code
+
+    if not progress:
+        host.run_batch(pipe, opts, paths, jobs=jobs, done=note)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task("btfids", total=len(paths))
+
+            def step(item: Any) -> None:
+                note(item)
+                bar.update(task, advance=1, description=item.elf.rsplit("/", 1)[-1][:40])
+
+            host.run_batch(pipe, opts, paths, jobs=jobs, done=step)
+    if failed:
+        click.echo(f"btfids: {failed} of {len(paths)} ELF files failed", err=True)
+    return first_bad
 
 
 @cli.command()

@@ -1,0 +1,248 @@
+"""Speed features must never change output bytes (docs/performance.md).
+
+- the base-BTF index cache: cached (index built now / index loaded from its file, lazy
+  base) vs uncached runs on real modules, plain and ``--distill_base``, also against the
+  C tool's digests; a corrupt cache file is rebuilt silently; ``BTFIDS_CACHE=0`` writes
+  nothing;
+- batch mode (one process, and forked workers) gives the bytes of single runs;
+- the lazily decoded base answers like the parsed one;
+- the start-up shims (dataclasses, entry points) behave like what they replace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_host_corpus import golden_table, preresolve, sha
+
+from btfids import _dc, host, plugins
+from btfids.btf import Btf, baseindex
+from btfids.btf.dedup import dedup
+from btfids.context import Log
+
+SUFFIXES = ("BTF_ids", "BTF", "BTF.base")
+# .BTF_ids modules, kfunc modules, a tiny and a huge one
+MODULES = ("net/netfilter/nf_conntrack.ko", "net/ipv4/fou.ko", "lib/crc7.ko",
+           "fs/xfs/xfs.ko", "net/sched/act_ct.ko", "drivers/md/dm-mod.ko")
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv(baseindex.ENV_CACHE_DIR, str(d))
+    monkeypatch.delenv(baseindex.ENV_CACHE, raising=False)
+    return d
+
+
+def _module(corpus: Path, golden: Path, rel: str, work: Path) -> Path:
+    work.mkdir(parents=True, exist_ok=True)
+    src = corpus / "modules" / rel
+    blob = golden / "classic" / "modules" / (rel + ".BTF_ids.pre")
+    elf = work / Path(rel).name
+    if blob.exists():
+        return preresolve(src, blob, elf)
+    os.symlink(src, elf)
+    return elf
+
+
+def _outputs(elf: Path) -> dict[str, str]:
+    return {s: sha(Path(f"{elf}.{s}")) for s in SUFFIXES}
+
+
+def _run(elf: Path, base: Path, distill: bool, cache: bool) -> dict[str, str]:
+    pipe = host.prepare("bpf-next")
+    opts = host.RunOptions(str(elf), btf_base=str(base), distill_base=distill, cache=cache)
+    assert host.run(pipe, opts, log=Log(0, io.StringIO())).exit_code == 0
+    return _outputs(elf)
+
+
+@pytest.mark.corpus
+def test_cached_equals_uncached(corpus: Path, golden: Path, tmp_path: Path,
+                                cache_dir: Path) -> None:
+    table = golden_table(golden)
+    base = corpus / "btf-vmlinux"
+    present = [m for m in MODULES if (corpus / "modules" / m).exists()]
+    assert len(present) >= 4
+    for n, rel in enumerate(present):
+        for mode in ("plain", "distill"):
+            want = {s: table[(rel, mode)].get(s, "-") for s in SUFFIXES}
+            got = []
+            for k, cache in enumerate((False, True, True)):  # off, build+store, load
+                elf = _module(corpus, golden, rel, tmp_path / f"{n}{mode}{k}")
+                got.append(_run(elf, base, mode == "distill", cache))
+            assert got[0] == got[1] == got[2] == want, (rel, mode)
+    files = list(cache_dir.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("base-")
+
+
+@pytest.mark.corpus
+def test_corrupt_or_disabled_cache(corpus: Path, golden: Path, tmp_path: Path,
+                                   cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = corpus / "btf-vmlinux"
+    rel = "net/netfilter/nf_conntrack.ko"
+    want = _run(_module(corpus, golden, rel, tmp_path / "ref"), base, False, False)
+    monkeypatch.setenv(baseindex.ENV_CACHE, "0")
+    assert _run(_module(corpus, golden, rel, tmp_path / "off"), base, False, True) == want
+    assert not cache_dir.exists()
+    monkeypatch.delenv(baseindex.ENV_CACHE)
+    assert _run(_module(corpus, golden, rel, tmp_path / "a"), base, False, True) == want
+    (idx,) = cache_dir.iterdir()
+    good = idx.read_bytes()
+    for k, bad in enumerate((good[: len(good) // 2], b"junk", good[:40] + bytes(200))):
+        idx.write_bytes(bad)
+        assert _run(_module(corpus, golden, rel, tmp_path / f"c{k}"), base, False, True) == want
+        assert idx.read_bytes() == good  # rebuilt, atomically replaced
+    assert [p.name for p in cache_dir.iterdir()] == [idx.name]  # no temporary files left
+
+
+@pytest.mark.corpus
+def test_lazy_base_answers_like_parsed(corpus: Path, cache_dir: Path) -> None:
+    data = (corpus / "btf-vmlinux").read_bytes()
+    full = Btf.parse(data)
+    idx = baseindex.BaseIndex.build(full)
+    assert idx is not None
+    digest = "x" * 64
+    loaded = baseindex.BaseIndex.loads(idx.dumps(digest), digest)
+    assert loaded is not None and baseindex.BaseIndex.loads(idx.dumps(digest), "y") is None
+    lazy = Btf.parse(data, index=loaded)
+    assert lazy.type_cnt == full.type_cnt and lazy.raw_data() == data
+    n = full.type_cnt
+    for tid in (1, 2, n // 3, n // 2, n - 1):
+        assert lazy.type(tid) == full.type(tid) and lazy.name(tid) == full.name(tid)
+    for tid in range(1, n, 997):
+        t = full.type(tid)
+        name = full.str_at(t[0])
+        assert lazy.find_str(name) == full._own_str_index()[name]
+        kind = (t[1] >> 24) & 0x7F
+        if kind in (12, 4, 5, 8) and name:
+            assert loaded.ids_named(kind, name) == [
+                i for i in range(1, n) if full.kind(i) == kind and full.name(i) == name]
+    assert lazy.find_str(b"no such string, surely") == -1
+    assert list(loaded.decl_tags) == [i for i in range(1, n) if full.kind(i) == 17]
+
+
+@pytest.mark.corpus
+def test_batch_equals_single_runs(corpus: Path, golden: Path, tmp_path: Path,
+                                  cache_dir: Path) -> None:
+    base = corpus / "btf-vmlinux"
+    mods = [m for m in MODULES[:4] if (corpus / "modules" / m).exists()]
+    single = {}
+    for n, rel in enumerate(mods):
+        single[rel] = _run(_module(corpus, golden, rel, tmp_path / f"s{n}"), base, True, False)
+    pipe = host.prepare("bpf-next")
+    for jobs in (1, 2):
+        elfs = [str(_module(corpus, golden, rel, tmp_path / f"b{jobs}-{n}"))
+                for n, rel in enumerate(mods)]
+        missing = str(tmp_path / "missing.ko")
+        opts = host.RunOptions(elfs[0], btf_base=str(base), distill_base=True)
+        items = host.run_batch(pipe, opts, [*elfs, missing], jobs=jobs)
+        assert [i.elf for i in items] == [*elfs, missing]
+        assert [i.exit_code for i in items] == [0] * len(elfs) + [255]
+        for rel, elf in zip(mods, elfs, strict=True):
+            assert _outputs(Path(elf)) == single[rel], (jobs, rel)
+
+
+@pytest.mark.corpus
+def test_batch_cli(corpus: Path, golden: Path, tmp_path: Path, cache_dir: Path) -> None:
+    base = corpus / "btf-vmlinux"
+    rels = ["lib/crc7.ko", "net/ipv4/fou.ko"]
+    ref = [_run(_module(corpus, golden, r, tmp_path / f"r{n}"), base, False, False)
+           for n, r in enumerate(rels)]
+    elfs = [_module(corpus, golden, r, tmp_path / f"c{n}") for n, r in enumerate(rels)]
+    btfids = Path(sys.executable).parent / "btfids"
+    proc = subprocess.run([str(btfids), "run", "-b", str(base), str(elfs[0]), "-T", "-"],
+                          input=f"{elfs[1]}\n", capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert [_outputs(e) for e in elfs] == ref
+
+
+def test_dc_shim_matches_dataclasses() -> None:
+    for mod in (dataclasses, _dc):
+        @mod.dataclass
+        class A:
+            x: int
+            y: list[int] = mod.field(default_factory=list)
+            z: str = "z"
+
+        @mod.dataclass(frozen=True)
+        class F:
+            a: int
+            b: int = 2
+
+        a = A(1)
+        assert (a.x, a.y, a.z) == (1, [], "z") and A(1, [2], z="q").y == [2]
+        assert a == A(1) and a != A(2) and A(1).y is not A(1).y
+        assert repr(A(1)).endswith("A(x=1, y=[], z='z')")
+        assert A.__hash__ is None
+        f = F(1)
+        assert hash(f) == hash(F(1)) and {f, F(1)} == {f}
+        with pytest.raises(AttributeError):
+            f.a = 3  # type: ignore[misc]
+        assert mod.replace(f, b=5) == F(1, 5)
+        with pytest.raises(TypeError):
+            A()  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            A(1, w=2)  # type: ignore[call-arg]
+
+
+def test_entry_point_scan_matches_importlib() -> None:
+    from importlib.metadata import entry_points
+
+    scanned = plugins._scan_entry_points(plugins.ENTRY_POINT_GROUP)
+    assert scanned is not None
+    real = entry_points(group=plugins.ENTRY_POINT_GROUP)
+    assert [(e.name, e.value) for e in scanned] == [(e.name, e.value) for e in real]
+    assert all(e.meta("Name").lower() == plugins.SELF_DIST for e in scanned)
+
+
+def test_dedup_on_lazy_base_matches_small(tmp_path: Path, cache_dir: Path) -> None:
+    """Split dedup over an indexed (lazy) base equals the plain path on a built base,
+    including a base enum that the split redirects (the enum-forward rule)."""
+    base = Btf(hdr_len=24)
+    i32 = base.add_type_words([base.add_str(b"int"), 1 << 24, 4, 0x20])
+    fwd = base.add_type_words([base.add_str(b"e"), 6 << 24, 4])  # enum forward, no values
+    base.add_type_words([base.add_str(b"s"), (4 << 24) | 1, 4, base.add_str(b"m"), i32, 0])
+    base.add_ptr(fwd)
+    data = base.raw_data()
+    idx = baseindex.BaseIndex.build(Btf.parse(data))
+    assert idx is not None
+    outs = []
+    for lazy in (False, True):
+        b = Btf.parse(data, index=idx) if lazy else Btf.parse(data)
+        split = Btf(base=b, hdr_len=24)
+        e = split.add_type_words([split.add_str(b"e"), (6 << 24) | 1, 4,
+                                  split.add_str(b"A"), 1])
+        split.add_type_words([0, 2 << 24, e])
+        split.add_type_words([split.add_str(b"s"), (4 << 24) | 1, 4, split.add_str(b"m"), 1, 0])
+        split.add_type_words([0, 2 << 24, 2])
+        dedup(split)
+        outs.append(split.raw_data())
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.corpus
+@pytest.mark.sweep
+def test_batch_sweep_all_modules(corpus: Path, golden: Path, tmp_path: Path) -> None:
+    """Every module, batch mode with 2 workers, plain and distill, vs the C tool."""
+    table = golden_table(golden)
+    mods = sorted({m for m, _ in table})
+    pipe = host.prepare("bpf-next")
+    bad: list[str] = []
+    for mode in ("plain", "distill"):
+        elfs = [_module(corpus, golden, rel, tmp_path / mode / str(n))
+                for n, rel in enumerate(mods)]
+        opts = host.RunOptions(str(elfs[0]), btf_base=str(corpus / "btf-vmlinux"),
+                               distill_base=mode == "distill")
+        items = host.run_batch(pipe, opts, [str(e) for e in elfs], jobs=2)
+        assert all(i.exit_code == 0 for i in items)
+        for rel, elf in zip(mods, elfs, strict=True):
+            want = {s: table[(rel, mode)].get(s, "-") for s in SUFFIXES}
+            if _outputs(elf) != want:
+                bad.append(f"{rel} {mode}")
+    assert bad == [], f"{len(bad)} differ, e.g. {bad[:5]}"
