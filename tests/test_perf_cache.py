@@ -246,3 +246,68 @@ def test_batch_sweep_all_modules(corpus: Path, golden: Path, tmp_path: Path) -> 
             if _outputs(elf) != want:
                 bad.append(f"{rel} {mode}")
     assert bad == [], f"{len(bad)} differ, e.g. {bad[:5]}"
+
+
+def _old_parse(data: bytes) -> str:
+    """Outcome of parsing with the separate split + validate passes (pre-merge path)."""
+    orig = Btf._split_and_check
+
+    def split_only(self: Btf, section: bytes, order: str) -> tuple[list[list[int]], bool]:
+        return self._split_types(section, order), False
+
+    Btf._split_and_check = split_only  # type: ignore[method-assign]
+    try:
+        return _outcome(data)
+    finally:
+        Btf._split_and_check = orig  # type: ignore[method-assign]
+
+
+def _outcome(data: bytes) -> str:
+    try:
+        return repr(Btf.parse(data).types)
+    except ValueError as exc:
+        return f"error: {exc}"
+
+
+def _sample_btf() -> bytes:
+    b = Btf(hdr_len=24)
+    i32 = b.add_type_words([b.add_str(b"int"), 1 << 24, 4, 0x20])
+    p = b.add_ptr(i32)
+    s = b.add_type_words([b.add_str(b"s"), (4 << 24) | 2, 8, b.add_str(b"a"), i32, 0,
+                          b.add_str(b"b"), p, 32])
+    b.add_type_words([b.add_str(b"e"), (6 << 24) | 1, 4, b.add_str(b"A"), 1])
+    b.add_type_words([b.add_str(b"e64"), (19 << 24) | 1, 8, b.add_str(b"B"), 1, 0])
+    arr = b.add_type_words([0, 3 << 24, 0, i32, i32, 4])
+    proto = b.add_type_words([0, (13 << 24) | 1, i32, b.add_str(b"x"), arr])
+    b.add_func(b"f", 1, proto)
+    v = b.add_type_words([b.add_str(b"v"), 14 << 24, s, 1])
+    b.add_type_words([b.add_str(b".data"), (15 << 24) | 1, 8, v, 0, 8])
+    return b.raw_data()
+
+
+def test_merged_split_and_check_agrees_with_separate_passes() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    data = _sample_btf()
+    nwords = (len(data) - 24) // 4
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, nwords - 1),
+                              st.sampled_from([0, 1, 2, 7, 13, 40, 0xFFFF, 0x0D000000,
+                                               0x04000001, 0x0C000000, 0xFFFFFFFF])),
+                    min_size=1, max_size=3))
+    def check(edits: list[tuple[int, int]]) -> None:
+        buf = bytearray(data)
+        for word, value in edits:
+            buf[24 + 4 * word : 28 + 4 * word] = value.to_bytes(4, "little")
+        assert _outcome(bytes(buf)) == _old_parse(bytes(buf))
+
+    check()
+    assert not _outcome(data).startswith("error")
+    values = (0, 1, 2, 7, 9, 10, 11, 12, 13, 40, 0xFFFF, 0x0D000000, 0x04000001, 0xFFFFFFFF)
+    for word in range(nwords):  # every single-word edit, exhaustively
+        for value in values:
+            buf = bytearray(data)
+            buf[24 + 4 * word : 28 + 4 * word] = value.to_bytes(4, "little")
+            assert _outcome(bytes(buf)) == _old_parse(bytes(buf)), (word, value)

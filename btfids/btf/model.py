@@ -138,10 +138,11 @@ class Btf:
             index.attach(self)
             self._raw = data
             return self
-        self.types = self._split_types(
+        self.types, checked = self._split_and_check(
             data[base_off + type_off : base_off + type_off + type_len], order
         )
-        self._validate_types()
+        if not checked:
+            self._validate_types()
         self._raw = data
         return self
 
@@ -190,6 +191,103 @@ class Btf:
         if pos != nwords or rem:
             raise BtfError("BTF types data is malformed")
         return types
+
+    def _split_and_check(self, section: bytes, order: str) -> tuple[list[list[int]], bool]:
+        """:meth:`_split_types` and the fast half of :meth:`_validate_types` in one pass
+        over the words: (records, True when every check the fast pass makes holds).
+        False means "run :meth:`_validate_types`" (it names the offending type)."""
+        nwords, rem = divmod(len(section), 4)
+        words = array("I")
+        words.frombytes(section[: nwords * 4])
+        if order != HOST_ORDER:
+            words.byteswap()
+        w = words.tolist()
+        types: list[list[int]] = []
+        append = types.append
+        fixed = K._FIXED_WORDS
+        elem = K._ELEM_WORDS
+        single_ref = K._TYPE_REF_KINDS
+        known = K.MAX_KNOWN_KIND
+        FUNC, FUNC_PROTO, STRUCT, UNION, ENUM, ENUM64, ARRAY, DATASEC = (
+            K.FUNC, K.FUNC_PROTO, K.STRUCT, K.UNION, K.ENUM, K.ENUM64, K.ARRAY, K.DATASEC)
+        max_name = 0
+        max_ref = 0
+        funcs: list[int] = []
+        pos = 0
+        tid = self.start_id
+        while pos + 3 <= nwords:
+            info = w[pos + 1]
+            kind = (info >> 24) & 0x7F
+            if kind <= known:
+                vlen = info & 0xFFFFFF
+                end = pos + 3 + fixed[kind] + elem[kind] * vlen
+            else:
+                end = pos + 3 + self._unknown_kind_words(kind, info & 0xFFFFFF, order)
+            if end > nwords:
+                raise BtfError("BTF type [%u] is malformed" % tid)
+            x = w[pos]
+            if x > max_name:
+                max_name = x
+            if kind in single_ref:
+                x = w[pos + 2]
+                if x > max_ref:
+                    max_ref = x
+                if kind == FUNC:
+                    funcs.append(x)
+            elif kind == FUNC_PROTO:
+                x = w[pos + 2]
+                if x > max_ref:
+                    max_ref = x
+                if vlen:
+                    x = max(w[pos + 3 : end : 2])
+                    if x > max_name:
+                        max_name = x
+                    x = max(w[pos + 4 : end : 2])
+                    if x > max_ref:
+                        max_ref = x
+            elif kind in (STRUCT, UNION):
+                if vlen:
+                    x = max(w[pos + 3 : end : 3])
+                    if x > max_name:
+                        max_name = x
+                    x = max(w[pos + 4 : end : 3])
+                    if x > max_ref:
+                        max_ref = x
+            elif kind == ENUM:
+                if vlen:
+                    x = max(w[pos + 3 : end : 2])
+                    if x > max_name:
+                        max_name = x
+            elif kind == ENUM64:
+                if vlen:
+                    x = max(w[pos + 3 : end : 3])
+                    if x > max_name:
+                        max_name = x
+            elif kind == ARRAY:
+                x = max(w[pos + 3], w[pos + 4])
+                if x > max_ref:
+                    max_ref = x
+            elif kind == DATASEC and vlen:
+                x = max(w[pos + 3 : end : 3])
+                if x > max_ref:
+                    max_ref = x
+            append(w[pos:end])
+            pos = end
+            tid += 1
+        if pos != nwords or rem:
+            raise BtfError("BTF types data is malformed")
+        cnt = tid
+        if max_name >= self.start_str_off + len(self.strs) or max_ref >= cnt:
+            return types, False
+        start = self.start_id
+        base = self.base
+        for proto in funcs:
+            if proto >= start:
+                if (types[proto - start][1] >> 24) & 0x7F != FUNC_PROTO:
+                    return types, False
+            elif proto == 0 or base is None or base.kind(proto) != FUNC_PROTO:
+                return types, False
+        return types, True
 
     def _unknown_kind_words(self, kind: int, vlen: int, order: str) -> int:
         layout = self._layout_sizes() if self.layout or order == HOST_ORDER else b""
