@@ -12,7 +12,7 @@ import struct
 from array import array
 from typing import TYPE_CHECKING
 
-from .btfio import BtfLoadError, load_btf, load_btf_from_elf
+from .btfio import BtfLoadError, load_base_btf, load_btf, load_btf_from_elf
 from .elf import SHF_COMPRESSED, SHT_NOBITS, SHT_SYMTAB, ElfError, ElfImage, Section, open_elf
 from .errors import BtfidsError
 from .symbols import (
@@ -119,7 +119,7 @@ def _load(elf: ElfImage, btf_path: str | None, base_path: str | None) -> Btf:
     base = None
     if base_path:
         try:
-            base = load_btf(base_path, None)
+            base = load_base_btf(base_path)  # base index cache, as the newest flow
         except BtfLoadError as exc:
             raise BtfidsError(f"FAILED: load base BTF from {base_path}: {exc}") from exc
     try:
