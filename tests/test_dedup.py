@@ -8,10 +8,12 @@ import random
 import pytest
 from dedup_helpers import (
     array,
+    composite,
     decl_tag,
     describe,
     enum,
     enum64,
+    float_,
     fwd,
     int_,
     proto,
@@ -432,3 +434,41 @@ def test_fast_path_equals_reference_and_is_idempotent(seed: int) -> None:
     assert sorted(bytes(again.strs).split(b"\0")) == sorted(bytes(once.strs).split(b"\0"))
     for t in once.types:                 # every ID field points at an existing type
         assert all(t[s] < once.type_cnt for s in K.id_slots(t))
+
+
+def _same_shape_btf(rnd: random.Random) -> Btf:
+    """Long chains of same-shape anonymous unions and typedefs (the standalone struct
+    filter's case) over a varied member pool: typedefs, structs (some of them not yet
+    processed), FWDs, enums, pointers, arrays, protos and self references."""
+    b = Btf()
+    pool: list[int] = [0]
+    for _cu in range(rnd.randint(2, 4)):
+        i = int_(b, "int")
+        pool += [i, int_(b, "char", size=1), float_(b, "double")]
+        for n in range(rnd.randint(2, 5)):
+            pool.append(typedef(b, rnd.choice(["t0", "t1", f"t{n}"]), rnd.choice(pool)))
+        f = fwd(b, rnd.choice(["s", "u"]))
+        pool += [f, ptr(b, f), enum(b, "e", [("E", 1)] if rnd.random() < 0.7 else [])]
+        pool += [array(b, i, i, 2), proto(b, i, [("x", rnd.choice(pool))])]
+        later = b.type_cnt + rnd.randint(1, 40)     # maybe a struct defined below
+        for _ in range(rnd.randint(6, 30)):
+            first = b.type_cnt
+            mem = [rnd.choice([*pool, later, first]) for _ in range(rnd.randint(0, 3))]
+            if rnd.random() < 0.2:
+                typedef(b, "tt", mem[0] if mem and mem[0] != first else i)
+            else:
+                composite(b, "", 8, [(f"m{n}", x, 0) for n, x in enumerate(mem)],
+                          union=True)
+        while b.type_cnt <= later:
+            struct(b, rnd.choice(["s", "u"]), [("a", i)])
+    return reparse(b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_standalone_struct_filter_equals_reference(seed: int) -> None:
+    fast = _same_shape_btf(random.Random(seed))
+    ref_copy = Btf.parse(fast.raw_data())
+    dedup(fast)
+    dedup(ref_copy, reference=True)
+    assert fast.raw_data() == ref_copy.raw_data()

@@ -54,6 +54,10 @@ _PRIM_EXACT = frozenset({_INT, _FWD, _FLOAT})
 _NO_PRIM = _REF_KINDS | _STRUCT_PHASE | {_VAR, _DATASEC}
 _SELF_MAPPED = frozenset({_VAR, _DATASEC})
 _SINGLE_REF = _REF_COMMON | {_DECL_TAG}
+# Standalone struct-phase filter (_Dedup._own_insert): member kinds whose canonical
+# entries are final for the phase, and reference kinds the phase leaves unprocessed.
+_OWN_STABLE = _COMPOSITE | {_TYPEDEF, _INT, _FLOAT}
+_OWN_STABLE_REF = _REF_KINDS - {_DECL_TAG, _TYPEDEF}
 
 
 # --------------------------------------------------------------------- hashes (§1.11)
@@ -381,6 +385,8 @@ class _Dedup:
         self.table: _RefTable | _FastTable | _FastSplitTable
         self.table = _RefTable() if reference else _FastTable()
         self.base_part: _BasePart | None = None
+        # standalone fast path: per long struct-phase key, (covered, trie), see own_filter
+        self.own_filters: dict[Any, tuple[set[int], Any]] = {}
 
     # ------------------------------------------------------------------ phases
     def run(self) -> None:
@@ -529,6 +535,8 @@ class _Dedup:
         merge = self.merge_hypot
         fast = not self.reference
         quick_reject = self.quick_reject
+        own = fast and self.base_part is None
+        own_filters = self.own_filters
         for tid in range(self.start, len(T)):
             if m[tid] <= MAX_NR:
                 continue
@@ -541,8 +549,13 @@ class _Dedup:
             cands = table.cands(h)
             covered: set[int] = set()
             maybe: set[int] = set()
-            if fast and len(cands) > 8 and self.base_part is not None:
-                covered, maybe = self.base_filter(h, t, k)
+            if fast and len(cands) > 8:
+                if own:
+                    covered, maybe = self.own_filter(h, cands, t, k)
+                else:
+                    covered, maybe = self.base_filter(h, t, k)
+                if covered:
+                    cands = [c for c in cands if c not in covered or c in maybe]
             for c in cands:
                 if fast:
                     # the key is the shallow-equality tuple: the guard always passes
@@ -569,6 +582,88 @@ class _Dedup:
             m[tid] = new
             if new == tid:
                 table.add(h, tid)
+                if own:
+                    got = own_filters.get(h)
+                    if got is not None:
+                        self._own_insert(got, tid)
+
+    def own_filter(self, key: Any, cands: Sequence[int], t: list[int],
+                   k: int) -> tuple[set[int], set[int]]:
+        """Standalone counterpart of :meth:`base_filter` for a long chain of own
+        candidates: (covered, maybe), with the same guarantee. The trie is built on the
+        chain's first long query and then grows with every candidate added under
+        ``key``; a candidate enters it only if its members are *stable*
+        (:meth:`_own_insert`), i.e. resolve to themselves until the struct phase ends,
+        so what the trie recorded stays true for every later query."""
+        got = self.own_filters.get(key)
+        if got is None:
+            got = self.own_filters[key] = (set(), ({}, {}, []))
+            for c in cands:
+                self._own_insert(got, c)
+        covered, root = got
+        m, kinds = self.map, self.kinds
+        members = (t[2],) if k == _TYPEDEF else t[4::3]
+        maybe: set[int] = set()
+        node: Any = root
+        for x in members:
+            children, by_sig, everyone = node
+            kx = kinds[x]
+            if kx == _FWD or kx == 0:
+                # a FWD may pass any node check; a kind-0 record is left to is_equiv
+                maybe.update(everyone)
+                break
+            r = x
+            while True:
+                v = m[r]
+                if v > MAX_NR or v == r:
+                    break
+                r = v
+            for y, lst in by_sig.get(self._local_sig(x), {}).items():
+                if y != r:          # the r branch passes trivially: walked below
+                    maybe.update(lst)
+            node = children.get(r)
+            if node is None:
+                break
+        else:
+            maybe.update(node[2])
+        return covered, maybe
+
+    def _own_insert(self, got: tuple[set[int], Any], c: int) -> None:
+        """Add canonical candidate ``c`` to a trie if every member ``y`` is stable:
+        not ``c`` itself, and either canonical (``map[y] == y``) of a kind whose node
+        check is decided by :meth:`_local_sig` (never a FWD or enum, so its map entry
+        no longer changes in this phase), or a reference kind still unprocessed
+        (the struct phase never maps those, so ``y`` resolves to itself throughout).
+        ID 0 is stable; other kind-0 and unknown-kind members are not."""
+        m, kinds = self.map, self.kinds
+        ct = self.T[c]
+        mem = (ct[2],) if kinds[c] == _TYPEDEF else ct[4::3]
+        for y in mem:
+            if y == c:
+                return
+            ky = kinds[y]
+            v = m[y]
+            if ky in _OWN_STABLE:
+                if v != y:
+                    return
+            elif ky in _OWN_STABLE_REF:
+                if v != y and v <= MAX_NR:
+                    return
+            elif y != 0:
+                return
+        covered, root = got
+        covered.add(c)
+        sig = self._local_sig
+        node = root
+        for y in mem:
+            children, by_sig, everyone = node
+            everyone.append(c)
+            by_sig.setdefault(sig(y), {}).setdefault(y, []).append(c)
+            nxt = children.get(y)
+            if nxt is None:
+                nxt = children[y] = ({}, {}, [])
+            node = nxt
+        node[2].append(c)
 
     def _local_sig(self, x: int) -> Any:
         """What is_equiv's node check compares of a non-FWD, non-enum type: two such
