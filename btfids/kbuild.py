@@ -191,12 +191,6 @@ def advise(
                     f"Linux {tree.version} calls resolve_btfids in place; btfids reproduces "
                     "the 6.12 tool, verified byte for byte on 6.12 only — compare a build "
                     "with the C tool first (see docs/kbuild.md)"))
-    for flag in tree.tool_flags:
-        if flag not in KNOWN_TOOL_FLAGS:
-            add(Finding("error",
-                        f"scripts/Makefile.btf can pass {flag} to resolve_btfids, which is "
-                        "not an upstream option and not supported by btfids (exit 129 "
-                        "when kbuild passes it)"))
     if tree.form == FORM_NEWEST:
         for feat, passes in PAHOLE_OVERLAP.items():
             if feat not in tree.pahole_features:

@@ -199,6 +199,7 @@ def test_unknown_tool_flag_is_an_error(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "linux", "newest", btf_mk=mk)
     adv = kbuild.advise(src, tool=sys.executable, env=NOENV)
     assert any("--fmodret_error_injection" in m for m in levels(adv)["error"])
+    assert sum("--fmodret_error_injection" in m for m in levels(adv)["error"]) == 1
 
 
 def test_invalid_tree_config_is_reported(tmp_path: Path) -> None:
