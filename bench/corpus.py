@@ -4,7 +4,6 @@ section bytes, as the linker left them before the C tool ran)."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -58,11 +57,3 @@ def preresolve_copy(src: Path, rel: str, dst_dir: Path) -> Path:
     if blob_path.exists():
         write_preresolve(dst, blob_path.read_bytes())
     return dst
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
