@@ -21,6 +21,7 @@ chains are newest-first and get reversed by every table growth. Two emulations e
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -1127,7 +1128,14 @@ class _Dedup:
                 kept.append(T[tid])
         fin = new_id[:]
         # base IDs map to themselves unless the enum rule redirected one (§1.3)
-        for tid in range(start if base_same else 0, cnt):
+        redirected: Iterable[int]
+        if base_same:
+            redirected = ()
+        elif self.index is not None:
+            redirected = _differing(memoryview(m)[:start], memoryview(ident))
+        else:
+            redirected = range(start)
+        for tid in itertools.chain(redirected, range(start, cnt)):
             x = m[tid]
             if x <= MAX_NR and x != tid:
                 r = x
@@ -1167,6 +1175,24 @@ class _Dedup:
                 bad |= t[2] < 0
         if bad:
             raise BtfError("dedup: a type references a type that was not kept")
+
+
+def _differing(a: memoryview, b: memoryview) -> list[int]:
+    """Indexes where two equally long flat arrays differ, by halving: a few slice
+    comparisons (in C) when the differences are few, as for a base's ID map."""
+    out: list[int] = []
+    todo = [(0, len(a))]
+    while todo:
+        lo, hi = todo.pop()
+        if a[lo:hi] == b[lo:hi]:
+            continue
+        if hi - lo <= 32:
+            out.extend(i for i in range(lo, hi) if a[i] != b[i])
+            continue
+        mid = (lo + hi) // 2
+        todo.append((mid, hi))
+        todo.append((lo, mid))
+    return out
 
 
 def dedup(btf: Btf, *, reference: bool = False) -> None:
