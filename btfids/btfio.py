@@ -3,7 +3,10 @@ with ``.BTF.base`` handling (spec btf-format.md §7)."""
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Callable
+from typing import BinaryIO
 
 from .btf import Btf, BtfError
 from .elf import SHT_PROGBITS, ElfError, ElfImage, open_elf
@@ -37,10 +40,10 @@ def _load(path: str, base: Btf | None, cache: bool) -> Btf:
             if len(head) < 2:
                 raise BtfLoadError("Input/output error (file shorter than 2 bytes)")
             if _is_btf_magic(head):
-                data = head + f.read()
                 if cache and base is None:
-                    return _parse_base(data)
-                return Btf.parse(data, base)
+                    return _parse_base(f, 0, os.fstat(f.fileno()).st_size,
+                                       lambda: head + f.read())
+                return Btf.parse(head + f.read(), base)
     except OSError as exc:
         raise BtfLoadError(exc.strerror or str(exc)) from exc
     except BtfError as exc:
@@ -64,14 +67,20 @@ def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = F
     if btf_sec is None:
         raise BtfLoadError("failed to find '.BTF' ELF section")
     try:
+        if dist_sec is None and cache and base is None and btf_sec.size:
+            return _parse_base(elf.stream, btf_sec.offset, btf_sec.size,
+                               lambda: elf.data(btf_sec))
+    except BtfError as exc:
+        raise BtfLoadError(str(exc)) from exc
+    except ElfError as exc:
+        raise BtfLoadError(str(exc)) from exc
+    try:
         btf_data = elf.data(btf_sec)
         dist_data = elf.data(dist_sec) if dist_sec is not None else None
     except ElfError as exc:
         raise BtfLoadError(str(exc)) from exc
     try:
         if dist_data is None:
-            if cache and base is None:
-                return _parse_base(btf_data)
             return Btf.parse(btf_data, base)
         distilled = Btf.parse(dist_data)
         split = Btf.parse(btf_data, distilled)
@@ -84,19 +93,31 @@ def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = F
         raise BtfLoadError(str(exc)) from exc
 
 
-def _parse_base(data: bytes) -> Btf:
-    """A standalone base through the index cache: lazily decoded when the index of
-    these bytes is cached, else parsed in full and indexed (the index is stored)."""
+def _parse_base(f: BinaryIO, offset: int, size: int, read: Callable[[], bytes]) -> Btf:
+    """A standalone base of ``size`` bytes at ``offset`` of ``f``, through the index
+    cache: lazily decoded when the index of these bytes is cached (found by the file's
+    stat stamp without reading it, else by the bytes' digest), else parsed in full and
+    indexed (the index is stored). ``read()`` returns the bytes when they are needed."""
     from .btf import baseindex
+    from .cache import cache_enabled
 
-    if not baseindex.cache_enabled():
-        return Btf.parse(data)
-    idx, digest = baseindex.load_cached(data)
-    if idx is not None:
-        return Btf.parse(data, index=idx)
-    btf = Btf.parse(data)
-    idx = baseindex.BaseIndex.build(btf)
-    if idx is not None:
-        baseindex.store(idx, digest)
-        idx.attach(btf)
+    if not cache_enabled():
+        return Btf.parse(read())
+    hit = baseindex.load_by_stamp(f, offset, size)
+    if hit is not None:
+        idx, view = hit
+        return Btf.parse(view, index=idx)
+    before = baseindex.stamp_of(f, offset, size)
+    data = read()
+    cached, digest = baseindex.load_cached(data)
+    if cached is not None:
+        btf = Btf.parse(data, index=cached)
+    else:
+        btf = Btf.parse(data)
+        built = baseindex.BaseIndex.build(btf)
+        if built is None:
+            return btf
+        baseindex.store(built, digest)
+        built.attach(btf)
+    baseindex.remember_stamp(f, offset, size, before, digest)
     return btf

@@ -21,11 +21,6 @@ from typing import TYPE_CHECKING, Any
 from ._dc import dataclass, field
 from .errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 if TYPE_CHECKING:
     from .plugins import PassInfo
 
@@ -164,12 +159,66 @@ def load(
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(label, "", f"invalid TOML: {exc}", "fix the TOML syntax") from exc
+        text = path.read_bytes()
     except OSError as exc:
         raise ConfigError(label, "", f"cannot read: {exc.strerror or exc}") from exc
+    cached = _parsed_cache(text)
+    if cached is not None:
+        return cached
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text.decode())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(label, "", f"invalid TOML: not UTF-8 ({exc.reason} at byte"
+                          f" {exc.start})", "save the file as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(label, "", f"invalid TOML: {exc}", "fix the TOML syntax") from exc
+    _parsed_store(text, data)
+    return data
+
+
+def _parsed_path(text: bytes) -> str | None:
+    from .cache import cache_dir, cache_enabled
+
+    if not cache_enabled():
+        return None
+    import zlib
+
+    return os.path.join(cache_dir(), "toml-%08x-%x" % (zlib.crc32(text), len(text)))
+
+
+def _parsed_cache(text: bytes) -> dict[str, Any] | None:
+    """A TOML file's parsed tables from the cache (the parse and ``tomllib``'s import
+    cost more than a module run's whole config work); keyed by the exact text."""
+    path = _parsed_path(text)
+    if path is None:
+        return None
+    import marshal
+
+    try:
+        with open(path, "rb") as f:
+            stored, data = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return data if stored == text and isinstance(data, dict) else None
+
+
+def _parsed_store(text: bytes, data: dict[str, Any]) -> None:
+    path = _parsed_path(text)
+    if path is None:
+        return
+    import marshal
+
+    from .cache import write_atomically
+
+    try:
+        blob = marshal.dumps((text, data))
+    except ValueError:  # a TOML date or time: not worth caching
+        return
+    write_atomically(path, blob)
 
 
 def _load_chain(path: Path, label: str, found_by: str, seen: list[Path]) -> Config:

@@ -130,6 +130,11 @@ class ElfImage:
         return data
 
     # -------------------------------------------------------------- queries
+    @property
+    def stream(self) -> BinaryIO:
+        """The open file (for mapping a section's bytes without reading them)."""
+        return self._f
+
     def data(self, sec: Section) -> bytes:
         """The bytes of ``sec`` (empty for SHT_NOBITS)."""
         if sec.type == SHT_NOBITS or sec.size == 0:

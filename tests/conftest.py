@@ -15,6 +15,22 @@ SHARED = Path(os.environ.get("BTFIDS_SHARED", ROOT.parent / "shared"))
 GOLDEN = SHARED / "golden"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests (and the tools they start) keep their caches out of the user's
+    ``~/.cache/btfids``: one fresh cache directory per test session."""
+    if "BTFIDS_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["BTFIDS_CACHE_DIR"] = tempfile.mkdtemp(prefix="btfids-test-cache-")
+        config.add_cleanup(_remove_test_cache)
+
+
+def _remove_test_cache() -> None:
+    import shutil
+
+    shutil.rmtree(os.environ.pop("BTFIDS_CACHE_DIR"), ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """Path of the Debian kernel corpus (vmlinux, modules/, btf-vmlinux), fetched once."""

@@ -152,6 +152,40 @@ def test_load_errors(tmp_path: Path, text: str, key: str, problem: str, fix: str
     assert err.exit_code == 255
 
 
+def test_non_utf8_file(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.toml"
+    f.write_bytes(b'description = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as ei:
+        C.load(str(f))
+    assert "not UTF-8" in ei.value.problem and "\n" not in str(ei.value)
+
+
+def test_parsed_toml_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second load of the same text comes from the cache (tomllib is not asked),
+    a changed text is parsed again, and a corrupt cache entry is ignored."""
+    import tomllib
+
+    monkeypatch.setenv("BTFIDS_CACHE_DIR", str(tmp_path / "cache"))
+    text = 'pipeline = ["a", "b"]\n[passes.a]\nratio = 0.5\nname = "x"\n'
+    f = write(tmp_path, "c.toml", text)
+    first = C.load(str(f))
+    (entry,) = (tmp_path / "cache").glob("toml-*")
+
+    def no_parse(*args: Any) -> None:
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(tomllib, "loads", no_parse)
+        again = C.load(str(f))
+    assert (again.pipeline, again.passes) == (first.pipeline, first.passes)
+    assert again.passes["a"].options == {"ratio": 0.5, "name": "x"}
+    f.write_text(text.replace("0.5", "0.25"))
+    assert C.load(str(f)).passes["a"].options["ratio"] == 0.25
+    f.write_text(text)
+    entry.write_bytes(b"\x00junk")
+    assert C.load(str(f)).passes == first.passes
+
+
 BUILD_ERRORS = [
     ('pipeline = ["a", "zz"]', "pipeline[1]", "unknown pass 'zz'", "install its plugin"),
     ('pipeline = ["a", "a"]', "pipeline[1]", "listed twice", "once"),

@@ -24,6 +24,7 @@ from test_host_corpus import golden_table, preresolve, sha
 from btfids import _dc, host, plugins
 from btfids.btf import Btf, baseindex
 from btfids.btf.dedup import dedup
+from btfids.cache import ENV_CACHE, ENV_CACHE_DIR
 from btfids.context import Log
 
 SUFFIXES = ("BTF_ids", "BTF", "BTF.base")
@@ -35,8 +36,8 @@ MODULES = ("net/netfilter/nf_conntrack.ko", "net/ipv4/fou.ko", "lib/crc7.ko",
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "cache"
-    monkeypatch.setenv(baseindex.ENV_CACHE_DIR, str(d))
-    monkeypatch.delenv(baseindex.ENV_CACHE, raising=False)
+    monkeypatch.setenv(ENV_CACHE_DIR, str(d))
+    monkeypatch.delenv(ENV_CACHE, raising=False)
     return d
 
 
@@ -77,8 +78,10 @@ def test_cached_equals_uncached(corpus: Path, golden: Path, tmp_path: Path,
                 elf = _module(corpus, golden, rel, tmp_path / f"{n}{mode}{k}")
                 got.append(_run(elf, base, mode == "distill", cache))
             assert got[0] == got[1] == got[2] == want, (rel, mode)
-    files = list(cache_dir.iterdir())
-    assert len(files) == 1 and files[0].name.startswith("base-")
+    # one index, and the settled base file's stat stamp naming its digest
+    (idx,) = cache_dir.glob("base-*.idx")
+    (stamp,) = cache_dir.glob("stat-*")
+    assert idx.name == f"base-{stamp.read_text()}.idx"
 
 
 @pytest.mark.corpus
@@ -87,18 +90,21 @@ def test_corrupt_or_disabled_cache(corpus: Path, golden: Path, tmp_path: Path,
     base = corpus / "btf-vmlinux"
     rel = "net/netfilter/nf_conntrack.ko"
     want = _run(_module(corpus, golden, rel, tmp_path / "ref"), base, False, False)
-    monkeypatch.setenv(baseindex.ENV_CACHE, "0")
+    assert not list(cache_dir.glob("base-*"))  # RunOptions(cache=False): no base index
+    monkeypatch.setenv(ENV_CACHE, "0")
+    for p in cache_dir.glob("*"):
+        p.unlink()
     assert _run(_module(corpus, golden, rel, tmp_path / "off"), base, False, True) == want
-    assert not cache_dir.exists()
-    monkeypatch.delenv(baseindex.ENV_CACHE)
+    assert not list(cache_dir.iterdir())  # BTFIDS_CACHE=0: nothing at all
+    monkeypatch.delenv(ENV_CACHE)
     assert _run(_module(corpus, golden, rel, tmp_path / "a"), base, False, True) == want
-    (idx,) = cache_dir.iterdir()
+    (idx,) = cache_dir.glob("base-*.idx")
     good = idx.read_bytes()
     for k, bad in enumerate((good[: len(good) // 2], b"junk", good[:40] + bytes(200))):
         idx.write_bytes(bad)
         assert _run(_module(corpus, golden, rel, tmp_path / f"c{k}"), base, False, True) == want
         assert idx.read_bytes() == good  # rebuilt, atomically replaced
-    assert [p.name for p in cache_dir.iterdir()] == [idx.name]  # no temporary files left
+    assert not list(cache_dir.glob("*.tmp"))  # no temporary files left
 
 
 @pytest.mark.corpus
@@ -224,6 +230,59 @@ def test_dedup_on_lazy_base_matches_small(tmp_path: Path, cache_dir: Path) -> No
         dedup(split)
         outs.append(split.raw_data())
     assert outs[0] == outs[1]
+
+
+def _small_base(name: bytes) -> bytes:
+    base = Btf(hdr_len=24)
+    i32 = base.add_type_words([base.add_str(b"int"), 1 << 24, 4, 0x20])
+    base.add_type_words([base.add_str(name), (4 << 24) | 1, 4, base.add_str(b"m"), i32, 0])
+    return base.raw_data()
+
+
+def _load_base(path: Path) -> Btf:
+    from btfids.btfio import load_base_btf
+
+    return load_base_btf(str(path))
+
+
+def test_stat_stamp_skips_reading_and_sees_changes(
+        tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A settled base is found by its stat stamp (its bytes are mapped, not read or
+    hashed); an in-place rewrite of the same size moves the ctime and is seen."""
+    import time
+
+    path = tmp_path / "base.btf"
+    path.write_bytes(_small_base(b"s1"))
+    monkeypatch.setattr(baseindex, "SETTLE_NS", 0)
+    first = _load_base(path)
+    assert first.index is not None and len(list(cache_dir.glob("stat-*"))) == 1
+
+    def no_hashing(data: object) -> None:
+        raise AssertionError("the stamp hit must not hash the base")
+
+    with monkeypatch.context() as m:
+        m.setattr(baseindex, "load_cached", no_hashing)
+        hit = _load_base(path)
+    assert hit.index is not None and hit.str_at(hit.type(2)[0]) == b"s1"
+    assert list(hit.types) == list(Btf.parse(path.read_bytes()).types)
+
+    time.sleep(0.05)  # past the file system's timestamp tick
+    with path.open("r+b") as f:  # same size, same inode, new content
+        f.write(_small_base(b"s2"))
+    changed = _load_base(path)
+    assert changed.str_at(changed.type(2)[0]) == b"s2"
+    assert len(list(cache_dir.glob("base-*.idx"))) == 2
+
+
+def test_unsettled_base_gets_no_stamp(tmp_path: Path, cache_dir: Path) -> None:
+    """A file written just now may still change within its timestamp tick: its digest
+    is used, but no stamp is recorded for it."""
+    path = tmp_path / "base.btf"
+    path.write_bytes(_small_base(b"s1"))
+    assert _load_base(path).index is not None
+    assert _load_base(path).index is not None  # found by digest
+    assert list(cache_dir.glob("stat-*")) == []
+    assert len(list(cache_dir.glob("base-*.idx"))) == 1
 
 
 @pytest.mark.corpus

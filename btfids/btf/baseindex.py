@@ -17,39 +17,28 @@ verified against the real records, and hash collisions only cost a comparison.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import marshal
+import mmap
 import os
 import sys
+import time
 import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..cache import cache_dir, write_atomically
 from . import kinds as K
 
 if TYPE_CHECKING:
     from .model import Btf
 
 FORMAT = b"btfids-base-index-3"
-ENV_CACHE = "BTFIDS_CACHE"
-ENV_CACHE_DIR = "BTFIDS_CACHE_DIR"
 # The dedup table groups are keyed by Python's (deterministic) hash of int tuples,
 # which may change between Python versions: part of the format tag.
 _TAG = FORMAT + b"/%d" % sys.hexversion
 _NAMED_KINDS = (K.FUNC, K.STRUCT, K.UNION, K.TYPEDEF)
-
-
-def cache_enabled() -> bool:
-    return os.environ.get(ENV_CACHE, "1") not in ("0", "", "no", "off", "false")
-
-
-def cache_dir() -> str:
-    return os.environ.get(ENV_CACHE_DIR) or os.path.join(
-        os.path.expanduser("~"), ".cache", "btfids"
-    )
 
 
 def _u32(a: array) -> bytes:
@@ -292,7 +281,7 @@ class BaseIndex:
         return prefix + bytes(body)
 
     @classmethod
-    def loads(cls, data: bytes, digest: str) -> BaseIndex | None:
+    def loads(cls, data: bytes | memoryview, digest: str) -> BaseIndex | None:
         n = len(_TAG) + 1
         if data[:n] != _TAG + b"\n":
             return None
@@ -315,17 +304,62 @@ class BaseIndex:
 
 
 # ------------------------------------------------------------------ cache front end
+#: A stat stamp is trusted only for files whose ctime is at least this old when the
+#: stamp is recorded: a later change in the same timestamp tick could not be seen.
+SETTLE_NS = 2_000_000_000
+
+
 def cache_path(digest: str) -> str:
     return os.path.join(cache_dir(), f"base-{digest}.idx")
 
 
-def load_cached(data: bytes) -> tuple[BaseIndex | None, str]:
+def _map(f: Any) -> memoryview:
+    """The whole open file as a read-only memoryview (pages are read on first touch)."""
+    return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def stamp_of(f: Any, offset: int, size: int) -> str:
+    """The stat stamp of ``size`` bytes at ``offset`` of the open file ``f``: device,
+    inode, size, mtime and ctime (which no user call can set back)."""
+    st = os.fstat(f.fileno())
+    return "%x-%x-%x-%x-%x-%x-%x" % (
+        st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, offset, size)
+
+
+def _stamp_path(stamp: str) -> str:
+    return os.path.join(cache_dir(), f"stat-{stamp}")
+
+
+def load_by_stamp(f: Any, offset: int, size: int) -> tuple[BaseIndex, memoryview] | None:
+    """(index, the region's bytes mapped from ``f``) when the file's stat stamp was
+    recorded for a content digest whose index is cached; else None (hash the bytes).
+
+    This is how git and make trust an unchanged file: the digest was computed from
+    these very bytes when the stamp was recorded, and any write since would have moved
+    the ctime (stamps are recorded only for settled files, :data:`SETTLE_NS`)."""
+    try:
+        with open(_stamp_path(stamp_of(f, offset, size)), "rb") as sf:
+            digest = sf.read(65).decode("ascii")
+        with open(cache_path(digest), "rb") as xf:
+            blob = _map(xf)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    idx = BaseIndex.loads(blob, digest)
+    if idx is None or len(idx.offs) < 1:
+        return None
+    view = _map(f)[offset : offset + size]
+    return (idx, view) if len(view) == size else None
+
+
+def load_cached(data: bytes | memoryview) -> tuple[BaseIndex | None, str]:
     """(index or None, content digest) for raw base BTF bytes."""
+    import hashlib
+
     digest = hashlib.sha256(data).hexdigest()
     try:
         with open(cache_path(digest), "rb") as f:
-            blob = f.read()
-    except OSError:
+            blob = _map(f)
+    except (OSError, ValueError):
         return None, digest
     idx = BaseIndex.loads(blob, digest)
     if idx is not None and len(idx.offs) < 1:
@@ -334,14 +368,16 @@ def load_cached(data: bytes) -> tuple[BaseIndex | None, str]:
 
 
 def store(idx: BaseIndex, digest: str) -> None:
-    """Write the index atomically; any failure is ignored (the cache is optional)."""
-    path = cache_path(digest)
-    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(idx.dumps(digest))
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    """Write the index atomically."""
+    write_atomically(cache_path(digest), idx.dumps(digest))
+
+
+def remember_stamp(f: Any, offset: int, size: int, before: str, digest: str) -> None:
+    """Record ``stamp → digest`` when the file did not change while it was read (its
+    stamp now is still ``before``) and its ctime has settled (:data:`SETTLE_NS`)."""
+    if stamp_of(f, offset, size) != before:
+        return
+    ctime_ns = int(before.split("-")[4], 16)
+    if time.time_ns() - ctime_ns < SETTLE_NS:
+        return
+    write_atomically(_stamp_path(before), digest.encode("ascii"))

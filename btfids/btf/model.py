@@ -53,7 +53,7 @@ class Btf:
         self.start_id: int = base.type_cnt if base is not None else 1
         self.start_str_off: int = base.start_str_off + len(base.strs) if base is not None else 0
         # Parsed objects remember their bytes until the first modification (§8.3).
-        self._raw: bytes | None = None
+        self._raw: bytes | memoryview | None = None
         self._unmodifiable = False
         self.strs_deduped = False
         self._modifiable = False
@@ -73,8 +73,10 @@ class Btf:
     ) -> Btf:
         """Parse raw BTF bytes with libbpf's checks (btf-format.md §5.1). With the
         ``index`` of these very bytes (content-checked by the caller), the records are
-        decoded lazily and the type checks it already passed are not repeated."""
-        data = bytes(data)
+        decoded lazily and the type checks it already passed are not repeated (and a
+        memoryview ``data``, e.g. a file mapping, is used without copying)."""
+        if index is None or base is not None or isinstance(data, bytearray):
+            data = bytes(data)
         if len(data) < 24:
             raise BtfError("BTF header not found")
         magic_le = struct.unpack_from("<H", data)[0]
@@ -89,7 +91,7 @@ class Btf:
             raise BtfError("BTF has unsupported header len %u" % hdr_len)
         if len(data) < hdr_len:
             raise BtfError("BTF header len %u larger than data size" % hdr_len)
-        hdr = data[: min(hdr_len, 32)].ljust(32, b"\0")
+        hdr = bytes(data[: min(hdr_len, 32)]).ljust(32, b"\0")
         type_off, type_len, str_off, str_len, layout_off, layout_len = struct.unpack_from(
             order + "6I", hdr, 8
         )
@@ -129,7 +131,7 @@ class Btf:
         if layout_len:
             if layout_len % 4:
                 raise BtfError("Invalid BTF layout section size %u" % layout_len)
-            self.layout = data[base_off + layout_off : base_off + layout_off + layout_len]
+            self.layout = bytes(data[base_off + layout_off : base_off + layout_off + layout_len])
         if index is not None and base is None:
             from .baseindex import LazyTypes
 
@@ -139,14 +141,14 @@ class Btf:
             self._raw = data
             return self
         self.types, checked = self._split_and_check(
-            data[base_off + type_off : base_off + type_off + type_len], order
+            bytes(data[base_off + type_off : base_off + type_off + type_len]), order
         )
         if not checked:
             self._validate_types()
         self._raw = data
         return self
 
-    def _check_strings(self, strs: bytes) -> None:
+    def _check_strings(self, strs: bytes | memoryview) -> None:
         if self.base is None and (not strs or strs[0] != 0):
             raise BtfError(
                 "Malformed BTF string section, did you forget to provide base BTF?"
@@ -583,7 +585,7 @@ class Btf:
     def raw_data(self) -> bytes:
         """``btf__raw_data``: the serialised object (btf-format.md §8.3)."""
         if self._raw is not None and self.order == HOST_ORDER:
-            return self._raw
+            return bytes(self._raw)
         words = array("I")
         for t in self.types:
             words.extend(t)
