@@ -245,6 +245,11 @@ class _FastSplitTable:
         cands = self.cands(key)
         return cands[0] if cands else -1
 
+    def own_cands(self, key: Any) -> list[int]:
+        """The own (non-base) candidates under ``key``, in no particular order."""
+        lr = self.own.get(key)
+        return lr[0] + lr[1] if lr is not None else []
+
     def cands(self, key: Any) -> Sequence[int]:
         b = self.base.get(key)
         lr = self.own.get(key)
@@ -536,7 +541,7 @@ class _Dedup:
         merge = self.merge_hypot
         fast = not self.reference
         quick_reject = self.quick_reject
-        own = fast and self.base_part is None
+        split = self.base_part is not None
         own_filters = self.own_filters
         for tid in range(self.start, len(T)):
             if m[tid] <= MAX_NR:
@@ -548,20 +553,27 @@ class _Dedup:
             h = keyf[k](t)
             new = tid
             cands = table.cands(h)
-            covered: set[int] = set()
-            maybe: set[int] = set()
             if fast and len(cands) > 8:
-                if own:
+                # drop candidates the filters prove to fail (order is kept)
+                if not split:
                     covered, maybe = self.own_filter(h, cands, t, k)
+                    ncov = len(covered)
                 else:
                     covered, maybe = self.base_filter(h, t, k)
-                if covered:
+                    ncov = len(covered)
+                    own_cands = table.own_cands(h)
+                    if len(own_cands) > 8 or h in own_filters:
+                        ocov, omaybe = self.own_filter(h, own_cands, t, k)
+                        covered = covered | ocov if ncov else ocov
+                        maybe = maybe | omaybe if maybe else omaybe
+                        ncov += len(ocov)
+                if ncov == len(cands):      # every candidate covered (common)
+                    cands = [c for c in cands if c in maybe] if maybe else ()
+                elif ncov:
                     cands = [c for c in cands if c not in covered or c in maybe]
             for c in cands:
                 if fast:
                     # the key is the shallow-equality tuple: the guard always passes
-                    if c in covered and c not in maybe:
-                        continue
                     if quick_reject(t, c):
                         continue
                 else:
@@ -583,10 +595,9 @@ class _Dedup:
             m[tid] = new
             if new == tid:
                 table.add(h, tid)
-                if own:
-                    got = own_filters.get(h)
-                    if got is not None:
-                        self._own_insert(got, tid)
+                got = own_filters.get(h)
+                if got is not None:
+                    self._own_insert(got, tid)
 
     def own_filter(self, key: Any, cands: Sequence[int], t: list[int],
                    k: int) -> tuple[set[int], set[int]]:
