@@ -267,3 +267,37 @@ def test_corruption_never_crashes(case: tuple[bytes, list], data: st.DataObject)
     except BtfError:
         return
     assert Btf.parse(btf.raw_data()).types == btf.types
+
+
+_words = st.lists(st.sampled_from([b"", b"a", b"b", b"ab", b"ba", b"abc", b"bpf_kfunc"]),
+                  max_size=12)
+
+
+@given(_words, _words, st.lists(st.sampled_from([b"", b"a", b"ab", b"bpf_kfunc", b"x"]),
+                                max_size=8), st.booleans())
+def test_string_lookups_scan_and_index_agree(
+        base_strs: list[bytes], own_strs: list[bytes], queries: list[bytes],
+        split: bool) -> None:
+    """find_str/add_str answer the same whether they scan the section (the first
+    lookups) or use the whole-string index (after many), on standalone and split
+    sections with repeated and empty strings; strings_by_offset sees every string."""
+    def build() -> Btf:
+        base = Btf()
+        for s in base_strs:
+            base.strs += s + b"\0"
+        btf = Btf(base=base) if split else base
+        for s in own_strs:
+            btf.strs += s + b"\0"
+        btf.invalidate_str_index()
+        return btf
+
+    scanned, indexed = build(), build()
+    indexed._own_str_index()
+    for q in queries:
+        assert scanned.find_str(q) == indexed.find_str(q)
+        assert scanned.add_str(q) == indexed.add_str(q)
+    assert scanned.strs == indexed.strs
+    table = scanned.strings_by_offset()
+    for off, s in table.items():
+        assert scanned.str_at(off) == s
+    assert len(table) == bytes(scanned.strs).count(b"\0")

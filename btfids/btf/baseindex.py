@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cache import cache_dir, write_atomically
 from . import kinds as K
+from .dedup import _KEY_BY_KIND
 
 if TYPE_CHECKING:
     from .model import Btf
@@ -99,8 +100,6 @@ class _DedupLists:
         return default if got is None else got
 
     def _find(self, key: Any) -> list[int] | None:
-        from .dedup import _KEY_BY_KIND
-
         idx = self.idx
         hashes, starts, ids = idx.khash, idx.kstart, idx.kids
         h = hash(key)

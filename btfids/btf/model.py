@@ -12,6 +12,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from . import kinds as K
@@ -23,6 +24,8 @@ HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 # libbpf's own header size for objects it creates (1.8 and later): 32 bytes.
 DEFAULT_NEW_HDR_LEN = 32
 MAX_ID = 0x7FFFFFFF
+#: own-string lookups answered by scanning before the whole-string index is built
+_SCANS_BEFORE_INDEX = 64
 
 
 class BtfError(ValueError):
@@ -57,7 +60,10 @@ class Btf:
         self._unmodifiable = False
         self.strs_deduped = False
         self._modifiable = False
+        # whole string → first offset: every string once full, else the ones looked up
         self._str_index: dict[bytes, int] | None = None
+        self._str_index_full = False
+        self._str_scans = 0
         self._str_by_off: dict[int, bytes] | None = None
         # Base-BTF index (baseindex.py): lookups without full scans of this object.
         self.index: BaseIndex | None = None
@@ -407,14 +413,18 @@ class Btf:
         :meth:`add_str`). Offsets into the middle of a string are not keys: use
         :meth:`str_at_fast`."""
         if self._str_by_off is None:
-            table: dict[int, bytes] = {}
-            off = self.start_str_off
-            data = bytes(self.strs)
-            for s in data.split(b"\0")[:-1] if data else ():
-                table[off] = s
-                off += len(s) + 1
-            self._str_by_off = table
+            parts, offs = self._own_strings()
+            self._str_by_off = dict(zip(offs, parts, strict=False))
         return self._str_by_off
+
+    def _own_strings(self) -> tuple[list[bytes], Iterator[int]]:
+        """The own whole strings in order, and their logical offsets (the offsets run
+        one past the last string: zip them non-strictly)."""
+        data = bytes(self.strs)
+        parts = data.split(b"\0") if data else [b""]
+        parts.pop()  # after the final NUL
+        # start + running sum of (len + 1), all in C
+        return parts, accumulate(map((1).__add__, map(len, parts)), initial=self.start_str_off)
 
     def str_at_fast(self, off: int) -> bytes:
         """:meth:`str_at` through the per-level offset tables."""
@@ -443,15 +453,39 @@ class Btf:
     # ------------------------------------------------------------------ strings
     def _own_str_index(self) -> dict[bytes, int]:
         """Whole strings of the own section → first logical offset (built lazily)."""
-        if self._str_index is None:
+        if self._str_index is None or not self._str_index_full:
+            parts, offs = self._own_strings()
             index: dict[bytes, int] = {}
-            off = self.start_str_off
-            data = bytes(self.strs)
-            for s in data.split(b"\0")[:-1] if data else ():
-                index.setdefault(s, off)
-                off += len(s) + 1
+            setdefault = index.setdefault
+            for part, off in zip(parts, offs, strict=False):
+                setdefault(part, off)
             self._str_index = index
+            self._str_index_full = True
         return self._str_index
+
+    def _find_own_str(self, s: bytes) -> int:
+        """First own offset of ``s`` as a whole string, or -1. The first few lookups scan
+        the section (a kfunc pass asks for a handful of strings of vmlinux's 2.5 MB);
+        after :data:`_SCANS_BEFORE_INDEX` of them the full index is built instead."""
+        index = self._str_index
+        if index is None:
+            index = self._str_index = {}
+        hit = index.get(s)
+        if hit is not None or self._str_index_full:
+            return -1 if hit is None else hit
+        self._str_scans += 1
+        if self._str_scans > _SCANS_BEFORE_INDEX:
+            return self._own_str_index().get(s, -1)
+        data = self.strs
+        if data.startswith(s + b"\0"):
+            local = 0
+        else:
+            local = data.find(b"\0" + s + b"\0")
+            if local < 0:
+                return -1
+            local += 1
+        off = index[s] = self.start_str_off + local
+        return off
 
     def find_str(self, s: bytes) -> int:
         """Offset of ``s`` as a whole string (base chain first), or -1."""
@@ -462,7 +496,7 @@ class Btf:
         self._check_modifiable()
         if self.index is not None:
             return self.index.find_str(s)
-        return self._own_str_index().get(s, -1)
+        return self._find_own_str(s)
 
     def add_str(self, s: bytes) -> int:
         """``btf__add_str``: existing whole-string offset, or append ``s``."""
@@ -474,7 +508,9 @@ class Btf:
             return off
         off = self.start_str_off + len(self.strs)
         self.strs += s + b"\0"
-        self._own_str_index()[s] = off
+        if self._str_index is None:
+            self._str_index = {}
+        self._str_index[s] = off
         if self._str_by_off is not None:
             self._str_by_off[off] = s
         return off
@@ -504,6 +540,8 @@ class Btf:
     def invalidate_str_index(self) -> None:
         """Call after replacing :attr:`strs` wholesale."""
         self._str_index = None
+        self._str_index_full = False
+        self._str_scans = 0
         self._str_by_off = None
 
     def add_type_words(self, words: list[int]) -> int:
