@@ -541,6 +541,7 @@ class _Dedup:
         merge = self.merge_hypot
         fast = not self.reference
         quick_reject = self.quick_reject
+        split_table = table if isinstance(table, _FastSplitTable) else None
         split = self.base_part is not None
         own_filters = self.own_filters
         for tid in range(self.start, len(T)):
@@ -561,7 +562,8 @@ class _Dedup:
                 else:
                     covered, maybe = self.base_filter(h, t, k)
                     ncov = len(covered)
-                    own_cands = table.own_cands(h)
+                    assert split_table is not None
+                    own_cands = split_table.own_cands(h)
                     if len(own_cands) > 8 or h in own_filters:
                         ocov, omaybe = self.own_filter(h, own_cands, t, k)
                         covered = covered | ocov if ncov else ocov
