@@ -180,10 +180,11 @@ class _FastTable:
     """Field-tuple-keyed emulation for standalone BTF. A key's entries are stored in
     *virtual* order; libbpf's (real) order is the virtual one, reversed while ``flip``
     is set. A growth toggles ``flip`` instead of reversing every list; an insert at the
-    real front is a prepend (flip clear) or an append (flip set)."""
+    real front is a prepend (flip clear) or an append (flip set). A key with a single
+    entry (most of vmlinux's ~100k) stores the bare ID, not a one-item list."""
 
     def __init__(self) -> None:
-        self.lists: dict[Any, list[int]] = {}
+        self.lists: dict[Any, int | list[int]] = {}
         self.size = 0
         self.cap = 0
         self.flip = 0
@@ -194,9 +195,12 @@ class _FastTable:
             self.cap = max(4, 2 * self.cap)
             self.flip ^= 1
             self.grow_at = _next_grow(self.cap)
-        lst = self.lists.get(key)
+        lists = self.lists
+        lst = lists.get(key)
         if lst is None:
-            self.lists[key] = [tid]
+            lists[key] = tid
+        elif isinstance(lst, int):
+            lists[key] = [lst, tid] if self.flip else [tid, lst]
         elif self.flip:
             lst.append(tid)
         else:
@@ -206,14 +210,18 @@ class _FastTable:
     def first(self, key: Any) -> int:
         """The first candidate in libbpf order, or -1."""
         lst = self.lists.get(key)
-        if not lst:
+        if lst is None:
             return -1
+        if isinstance(lst, int):
+            return lst
         return lst[-1] if self.flip else lst[0]
 
     def cands(self, key: Any) -> Sequence[int]:
         lst = self.lists.get(key)
-        if not lst:
+        if lst is None:
             return ()
+        if isinstance(lst, int):
+            return (lst,)
         return lst[::-1] if self.flip else lst
 
 

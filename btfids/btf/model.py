@@ -629,8 +629,7 @@ class Btf:
             words.extend(t)
         if self.order != HOST_ORDER:
             words.byteswap()
-        type_bytes = words.tobytes()
-        type_len = len(type_bytes)
+        type_len = len(words) * 4
         layout_len = len(self.layout)
         if layout_len:
             layout_off = type_len
@@ -644,7 +643,8 @@ class Btf:
             0, type_len, str_off, len(self.strs), layout_off, layout_len,
         )
         hdr = hdr[: min(self.hdr_len, 32)].ljust(self.hdr_len, b"\0")
-        return b"".join((hdr, type_bytes, self.layout, bytes(self.strs)))
+        # join straight from the buffers: no intermediate copies of vmlinux's MBs
+        return b"".join((hdr, memoryview(words), self.layout, self.strs))
 
     # ------------------------------------------------------------------ helpers
     def names_of(self, ids: Iterable[int]) -> list[bytes]:
