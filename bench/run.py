@@ -150,6 +150,7 @@ def main() -> int:
         if args.all:
             total_py = total_c = 0.0
             mods = sorted(ctimes)
+            ratios: list[tuple[float, str]] = []
             for rel in mods:
                 mod = preresolve_copy(corpus / "modules" / rel, rel, work / "all")
                 wall, _, code = run_once([RESOLVE, "-b", base, str(mod)], env=env_cache)
@@ -157,9 +158,15 @@ def main() -> int:
                     print(f"  {rel}: exit {code}")
                 total_py += wall
                 total_c += ctimes[rel]
+                ratios.append((wall / ctimes[rel], rel))
                 for p in mod.parent.glob(mod.name + "*"):
                     p.unlink()
             add(f"all {len(mods)} modules, one process each", total_py, 0.0, (total_c, None))
+            ratios.sort()
+            slower = [r for r in ratios if r[0] > 1.0]
+            print(f"  per module: median {ratios[len(ratios) // 2][0]:.2f}x, "
+                  f"{len(slower)} of {len(ratios)} slower than C; slowest: "
+                  + ", ".join(f"{rel} {x:.2f}x" for x, rel in ratios[:-6:-1]))
     if args.json:
         keys = ("name", "wall_s", "rss_mib", "c_wall_s", "c_rss_mib")
         records = [dict(zip(keys, r, strict=True)) for r in rows]
