@@ -341,12 +341,12 @@ def load_by_stamp(f: Any, offset: int, size: int) -> tuple[BaseIndex, memoryview
             digest = sf.read(65).decode("ascii")
         with open(cache_path(digest), "rb") as xf:
             blob = _map(xf)
+        idx = BaseIndex.loads(blob, digest)
+        if idx is None or len(idx.offs) < 1:
+            return None
+        view = _map(f)[offset : offset + size]
     except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    idx = BaseIndex.loads(blob, digest)
-    if idx is None or len(idx.offs) < 1:
-        return None
-    view = _map(f)[offset : offset + size]
+        return None  # no stamp, no index, or the file cannot be mapped: read it
     return (idx, view) if len(view) == size else None
 
 
