@@ -271,17 +271,24 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
                 found(kind, name, hit)
             tid = level.type_cnt - 1
             continue
-        own = level.strings_by_offset()
+        # offsets of the wanted names only; a name offset that is neither one of them
+        # nor a whole-string start (it points into a string) is read the slow way
+        wanted = level.offsets_of(set().union(*active.values()))
+        own_start = level.start_str_off
         for t in level.types:
             tid += 1
             kind = (t[1] >> 24) & 0x1F
             table = active.get(kind)
             if table is None:
                 continue
-            got = own.get(t[0])
-            name = slow(t[0]) if got is None else got
-            if name in table:
-                found(kind, name, tid)
+            off = t[0]
+            own_name = wanted.get(off)
+            if own_name is None:
+                if off >= own_start and level.is_string_start(off):
+                    continue        # a whole own string, not a wanted one
+                own_name = slow(off)    # a base string, or one inside an own string
+            if own_name in table:
+                found(kind, own_name, tid)
 
 
 def patch_words(

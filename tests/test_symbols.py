@@ -323,3 +323,28 @@ def test_section_codec_round_trip(data: bytes, order: str) -> None:
     assert sec.words == _words(data, order)
     assert sec.tail == data[len(data) // 4 * 4 :]
     assert sec.encode(sec.words) == data
+
+
+def test_names_inside_strings_and_split_names_resolve(tmp_path: Path) -> None:
+    """A name offset may point into another string (``foo`` inside ``xfoo``) or, in split
+    BTF, into the base's strings: both are matched like whole own strings are."""
+    ids = BtfIdsBuilder()
+    for kind, name in (("struct", "foo"), ("struct", "bar"), ("func", "main"),
+                       ("struct", "baz")):
+        ids.btf_id(kind, name)
+    syms = _collect(tmp_path, btfids_elf(ids, None)[0])
+    base = Btf()
+    xfoo = base.add_str(b"xfoo")
+    base.add_type_words([base.add_str(b"bar"), (4 << 24), 0])         # [1] struct bar
+    split = Btf(base=base)
+    split.add_type_words([split.add_str(b"other"), (4 << 24), 0])     # [2] not wanted
+    split.add_type_words([xfoo + 1, (4 << 24), 0])                    # [3] "foo" in base
+    main = split.add_str(b"mainly")
+    split.add_type_words([split.add_str(b"int"), 1 << 24, 4, 0x20])   # [4]
+    proto = split.add_type_words([0, 13 << 24, 4])                     # [5] proto
+    split.add_type_words([split.add_str(b"main"), 12 << 24, proto])   # [6] func main
+    split.add_type_words([main + 2, (4 << 24), 0])                    # [7] "inly": no
+    split.add_type_words([split.add_str(b"xbaz") + 1, (4 << 24), 0])  # [8] "baz", own
+    resolve_ids(syms, split, _log())
+    assert (syms.structs[b"foo"].id, syms.structs[b"bar"].id, syms.funcs[b"main"].id,
+            syms.structs[b"baz"].id) == (3, 1, 6, 8)

@@ -147,7 +147,7 @@ class Btf:
             self._raw = data
             return self
         self.types, checked = self._split_and_check(
-            bytes(data[base_off + type_off : base_off + type_off + type_len]), order
+            memoryview(data)[base_off + type_off : base_off + type_off + type_len], order
         )
         if not checked:
             self._validate_types()
@@ -200,7 +200,8 @@ class Btf:
             raise BtfError("BTF types data is malformed")
         return types
 
-    def _split_and_check(self, section: bytes, order: str) -> tuple[list[list[int]], bool]:
+    def _split_and_check(self, section: bytes | memoryview,
+                         order: str) -> tuple[list[list[int]], bool]:
         """:meth:`_split_types` and the fast half of :meth:`_validate_types` in one pass
         over the words: (records, True when every check the fast pass makes holds).
         False means "run :meth:`_validate_types`" (it names the offending type)."""
@@ -210,6 +211,7 @@ class Btf:
         if order != HOST_ORDER:
             words.byteswap()
         w = words.tolist()
+        del words  # vmlinux: 4.7 MB less at the parse's peak
         types: list[list[int]] = []
         append = types.append
         fixed = K._FIXED_WORDS
@@ -416,6 +418,20 @@ class Btf:
             parts, offs = self._own_strings()
             self._str_by_off = dict(zip(offs, parts, strict=False))
         return self._str_by_off
+
+    def offsets_of(self, wanted: set[bytes]) -> dict[int, bytes]:
+        """Own whole strings that are in ``wanted``, keyed by logical offset: the part of
+        :meth:`strings_by_offset` a name lookup needs, without building all of it
+        (vmlinux: ~18 MB) when it does not exist yet."""
+        if self._str_by_off is not None:
+            return {o: s for o, s in self._str_by_off.items() if s in wanted}
+        parts, offs = self._own_strings()
+        return {o: s for s, o in zip(parts, offs, strict=False) if s in wanted}
+
+    def is_string_start(self, off: int) -> bool:
+        """True when own logical offset ``off`` starts a whole string."""
+        local = off - self.start_str_off
+        return local == 0 or self.strs[local - 1] == 0
 
     def _own_strings(self) -> tuple[list[bytes], Iterator[int]]:
         """The own whole strings in order, and their logical offsets (the offsets run
