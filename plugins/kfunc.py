@@ -493,6 +493,15 @@ _NEEDS = (DISCOVERY,)
 
 
 @hookimpl
+def btfids_before_pass(ctx: Context, spec: PassSpec) -> None:
+    """Once the kfunc passes are done (any other whole-BTF pass starts), drop the
+    FUNC-name index of the BTF (vmlinux: ~4 MB, and dedup invalidates it anyway); a
+    later pass that asks for it gets it rebuilt."""
+    if spec.scope == "btf" and spec.name != DISCOVERY:
+        _FUNC_INDEX.pop(ctx.btf, None)
+
+
+@hookimpl
 def btfids_register_passes() -> list[PassSpec]:
     return [
         PassSpec(

@@ -531,3 +531,22 @@ def test_default_second_run_appends_again() -> None:
             tid = t.b.type(tid)[2]
         assert chain == [b"address_space(1)"] * 2 and tid == t.root
 
+
+
+def test_func_index_is_dropped_after_the_kfunc_passes() -> None:
+    """The FUNC-name index lives through the kfunc passes and is dropped when another
+    whole-BTF pass starts; asking again rebuilds it with the same answers."""
+    from btfids.hookspecs import PassSpec
+
+    btf = Btf()
+    proto = btf.add_type_words([0, 13 << 24, 0])
+    f = btf.add_type_words([btf.add_str(b"f"), 12 << 24, proto])
+    ctx = context(btf)
+    first = kf.func_index(btf)
+    assert first.find(b"f") == f
+    for name, scope in ((kf.DISCOVERY, "btf"), (kf.KFUNC_TAG, "kfunc")):
+        kf.btfids_before_pass(ctx, PassSpec(name, "", lambda *a: None, scope=scope))
+        assert kf.func_index(btf) is first
+    kf.btfids_before_pass(ctx, PassSpec("dedup", "", lambda *a: None))
+    again = kf.func_index(btf)
+    assert again is not first and again.find(b"f") == f

@@ -480,7 +480,8 @@ class _Dedup:
                     v = newset[s] = len(buf)
                     buf.extend(s)
                     buf.append(0)
-                v += start_off
+                if start_off:   # standalone: share the int object with ``newset``
+                    v += start_off
                 self[off] = v
                 return v
 
