@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._dc import dataclass, field
@@ -81,23 +80,37 @@ class Config:
 
 
 # ------------------------------------------------------------------ presets
-def preset_dir() -> Path:
+# Paths are plain strings and os.path here: pathlib (and the urllib.parse and ipaddress
+# modules it imports) would cost a module run ~2.5 ms of start-up.
+def _path(*parts: str | os.PathLike[str]) -> str:
+    """``str(pathlib.PurePosixPath(*parts))``: joined, without empty or ``.`` parts."""
+    joined = os.path.join(*parts)
+    head = "/" if joined.startswith("/") else ""
+    if joined.startswith("//") and not joined.startswith("///"):
+        head = "//"
+    tail = "/".join(p for p in joined.split("/") if p not in ("", "."))
+    return head + tail if head or tail else "."
+
+
+def preset_dir() -> str:
     """Directory of the bundled presets (the ``btfids_presets`` package)."""
     import importlib.util
 
     spec = importlib.util.find_spec(PRESET_PACKAGE)
     if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parent.parent / "config"  # pragma: no cover
+        return str(next(iter(spec.submodule_search_locations)))
+    here = os.path.dirname(os.path.realpath(__file__))  # pragma: no cover
+    return os.path.join(os.path.dirname(here), "config")  # pragma: no cover
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in preset_dir().glob("*.toml"))
+    return sorted(n[:-5] for n in os.listdir(preset_dir())
+                  if n.endswith(".toml") and len(n) > 5)
 
 
-def preset_path(name: str) -> Path | None:
-    path = preset_dir() / f"{name}.toml"
-    return path if name and "/" not in name and path.is_file() else None
+def preset_path(name: str) -> str | None:
+    path = os.path.join(preset_dir(), f"{name}.toml")
+    return path if name and "/" not in name and os.path.isfile(path) else None
 
 
 # ------------------------------------------------------------------ discovery
@@ -109,19 +122,19 @@ def find_config(
 ) -> tuple[str, str]:
     """``(spec, found_by)``: a preset name or file path and how it was found."""
     env = os.environ if env is None else env
-    here = Path(cwd) if cwd is not None else Path.cwd()
+    here = os.fspath(cwd) if cwd is not None else os.getcwd()
     if explicit:
         return explicit, "--config"
     if env.get(ENV_CONFIG):
         return env[ENV_CONFIG], "$" + ENV_CONFIG
     srctree = env.get("srctree")
     if srctree:
-        cand = here / srctree / CONFIG_NAME
-        if cand.is_file():
-            return str(cand), "$srctree"
-    cand = here / CONFIG_NAME
-    if cand.is_file():
-        return str(cand), "current directory"
+        cand = _path(here, srctree, CONFIG_NAME)
+        if os.path.isfile(cand):
+            return cand, "$srctree"
+    cand = _path(here, CONFIG_NAME)
+    if os.path.isfile(cand):
+        return cand, "current directory"
     return DEFAULT_PRESET, "default"
 
 
@@ -144,12 +157,12 @@ def load(
     looks_like_path = "/" in spec or spec.endswith(".toml") or spec.startswith(".")
     if ppath is not None and not looks_like_path:
         return _load_chain(ppath, f"preset {spec}", found_by, [])
-    path = Path(spec)
-    if cwd is not None and not path.is_absolute():
-        path = Path(cwd) / path
-    if not path.is_file():
+    path = _path(spec)
+    if cwd is not None and not os.path.isabs(path):
+        path = _path(cwd, path)
+    if not os.path.isfile(path):
         fix = f"give an existing TOML file or a preset ({', '.join(preset_names())})"
-        if path.exists():
+        if os.path.exists(path):
             problem = "not a regular file"
         else:
             problem = "no such file" if looks_like_path else "no such file or preset"
@@ -157,9 +170,10 @@ def load(
     return _load_chain(path, str(spec), found_by, [])
 
 
-def _read_toml(path: Path, label: str) -> dict[str, Any]:
+def _read_toml(path: str, label: str) -> dict[str, Any]:
     try:
-        text = path.read_bytes()
+        with open(path, "rb") as f:
+            text = f.read()
     except OSError as exc:
         raise ConfigError(label, "", f"cannot read: {exc.strerror or exc}") from exc
     cached = _parsed_cache(text)
@@ -221,8 +235,8 @@ def _parsed_store(text: bytes, data: dict[str, Any]) -> None:
     write_atomically(path, blob)
 
 
-def _load_chain(path: Path, label: str, found_by: str, seen: list[Path]) -> Config:
-    real = path.resolve()
+def _load_chain(path: str, label: str, found_by: str, seen: list[str]) -> Config:
+    real = os.path.realpath(path)
     if real in seen:
         raise ConfigError(label, "extends", "circular 'extends' chain", "remove the cycle")
     data = _read_toml(path, label)
@@ -234,15 +248,15 @@ def _load_chain(path: Path, label: str, found_by: str, seen: list[Path]) -> Conf
         if ppath is not None and "/" not in target and not target.endswith(".toml"):
             parent = _load_chain(ppath, f"preset {target}", found_by, [*seen, real])
         else:
-            tpath = Path(target)
-            if not tpath.is_absolute():
-                tpath = path.parent / tpath
-            if not tpath.is_file():
+            tpath = _path(target)
+            if not os.path.isabs(tpath):
+                tpath = _path(os.path.dirname(path), tpath)
+            if not os.path.isfile(tpath):
                 raise ConfigError(
                     label, "extends", f"{target!r} is neither a preset nor a file",
                     f"use one of {', '.join(preset_names())} or a path relative to this file",
                 )
-            parent = _load_chain(tpath, str(tpath), found_by, [*seen, real])
+            parent = _load_chain(tpath, tpath, found_by, [*seen, real])
     cfg = parent or Config(name=label, found_by=found_by, chain=[])
     cfg.name = label
     cfg.found_by = found_by

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from btfids import config as C
 from btfids.errors import ConfigError
@@ -266,3 +268,14 @@ def test_missing_and_circular(tmp_path: Path) -> None:
     # $BTFIDS_CONFIG naming a missing file is an error, not a silent default
     with pytest.raises(ConfigError, match="no such file"):
         C.load_config(env={"BTFIDS_CONFIG": str(tmp_path / "gone.toml")}, cwd=tmp_path)
+
+
+_segment = st.sampled_from(["", ".", "..", "a", "b.toml", "/", "//", "///", "x/", "./y", "a//b"])
+
+
+@given(st.lists(_segment, min_size=1, max_size=4))
+def test_path_joins_like_pathlib(parts: list[str]) -> None:
+    """config's os.path joins print as pathlib's did (labels and messages unchanged)."""
+    from pathlib import PurePosixPath
+
+    assert C._path(*parts) == str(PurePosixPath(*parts))
