@@ -435,6 +435,8 @@ def test_fast_path_equals_reference_and_is_idempotent(seed: int) -> None:
     assert sorted(bytes(again.strs).split(b"\0")) == sorted(bytes(once.strs).split(b"\0"))
     for t in once.types:                 # every ID field points at an existing type
         assert all(t[s] < once.type_cnt for s in K.id_slots(t))
+    # the offset table dedup leaves behind is the one the new section derives
+    assert once.strings_by_offset() == Btf.parse(out).strings_by_offset()
 
 
 def _same_shape_btf(rnd: random.Random) -> Btf:

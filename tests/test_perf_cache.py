@@ -229,6 +229,8 @@ def test_dedup_on_lazy_base_matches_small(tmp_path: Path, cache_dir: Path) -> No
         split.add_type_words([0, 2 << 24, 2])
         dedup(split)
         outs.append(split.raw_data())
+        fresh = Btf.parse(outs[-1], Btf.parse(data))
+        assert split.strings_by_offset() == fresh.strings_by_offset()  # split offsets
     assert outs[0] == outs[1]
 
 

@@ -500,8 +500,13 @@ class _Dedup:
                     t[3::2] = [om[x] for x in t[3::2]]
             if kind > K.MAX_KNOWN_KIND:
                 raise BtfError(f"dedup: unsupported BTF kind {kind}")
+        del om
+        by_off = {}  # the old table goes with the old section (before the new is built)
         btf.strs = buf
         btf.invalidate_str_index()
+        # ``newset`` already is the new section's string table, inverted (sort needs it)
+        offs = newset.values() if not start_off else map(start_off.__add__, newset.values())
+        btf.set_strings_by_offset(dict(zip(offs, newset, strict=True)))
         btf.strs_deduped = True
 
     def prim_types(self) -> None:

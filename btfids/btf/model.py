@@ -433,6 +433,11 @@ class Btf:
         local = off - self.start_str_off
         return local == 0 or self.strs[local - 1] == 0
 
+    def set_strings_by_offset(self, table: dict[int, bytes]) -> None:
+        """Install the :meth:`strings_by_offset` table of the current section (from a
+        caller that built the section and knows it), so it need not be derived again."""
+        self._str_by_off = table
+
     def _own_strings(self) -> tuple[list[bytes], Iterator[int]]:
         """The own whole strings in order, and their logical offsets (the offsets run
         one past the last string: zip them non-strictly)."""

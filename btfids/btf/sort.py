@@ -4,39 +4,60 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+from typing import cast
+
 from . import kinds as K
 from .model import Btf, BtfError
+
+
+def _name_order(btf: Btf) -> tuple[list[int], int]:
+    """(positions in name order, first new ID): position ``p`` is own type ``p`` for
+    split BTF and ID ``p`` for standalone BTF, where VOID (position 0) takes part in the
+    sort (and stays first: the sort is stable and its name is empty)."""
+    by_off = btf.strings_by_offset()
+    types = btf.types
+    found = list(map(by_off.get, map(itemgetter(0), types)))
+    if None in found:   # a base string, or an offset inside a string
+        str_at = btf.str_at_fast
+        found = [s if s is not None else str_at(t[0]) for s, t in zip(found, types, strict=True)]
+    names = cast(list[bytes], found)
+    if btf.base is None:
+        names.insert(0, b"")
+        first = 0
+    else:
+        first = btf.start_id
+    return sorted(range(len(names)), key=names.__getitem__), first   # stable: ties by ID
+
+
+def _inverse(order: list[int], first: int) -> list[int]:
+    id_map = [0] * len(order)
+    for new, old in enumerate(order, first):
+        id_map[old] = new
+    return id_map
 
 
 def sort_order(btf: Btf) -> list[int]:
     """``id_map`` of the name sort: byte-wise name order, ties by original ID; VOID
     included (and therefore first) for standalone BTF, own types only for split BTF."""
-    start = btf.start_id
-    by_off = btf.strings_by_offset()
-    own_str = btf.start_str_off
-    str_at = btf.str_at_fast
-
-    def name(off: int) -> bytes:
-        s = by_off.get(off) if off >= own_str else None
-        return s if s is not None else str_at(off)
-
-    names = [name(t[0]) for t in btf.types]
-    if btf.base is None:
-        names.insert(0, b"")          # VOID takes part in the sort (and stays at 0)
-        first = 0
-    else:
-        first = start
-    order = sorted(range(len(names)), key=names.__getitem__)   # stable: ties by ID
-    id_map = [0] * len(names)
-    for new, old in enumerate(order):
-        id_map[old] = new + first
-    return id_map
+    return _inverse(*_name_order(btf))
 
 
 def sort_by_name(btf: Btf) -> None:
     """Sort ``btf``'s own types by name in place (``btf__permute`` with
-    :func:`sort_order`)."""
-    permute(btf, sort_order(btf))
+    :func:`sort_order`; the map is a permutation by construction, so the new order is
+    taken from the sort directly instead of being checked entry by entry)."""
+    order, first = _name_order(btf)
+    id_map = _inverse(order, first)
+    types = btf.types
+    if btf.base is None:
+        new_types = list(map(types.__getitem__, map((-1).__add__, order[1:])))
+        tr = id_map
+    else:
+        new_types = list(map(types.__getitem__, order))
+        tr = list(range(btf.start_id))
+        tr.extend(id_map)
+    _apply(btf, new_types, tr)
 
 
 def permute(btf: Btf, id_map: list[int]) -> None:
@@ -68,13 +89,18 @@ def permute(btf: Btf, id_map: list[int]) -> None:
         if order[j] is not None:
             raise BtfError(f"permute: two types mapped to ID {new}")
         order[j] = types[i - offs]
+    _apply(btf, order, tr)  # type: ignore[arg-type]  # no None left
+
+
+def _apply(btf: Btf, new_types: list[list[int]], tr: list[int]) -> None:
+    """Install ``new_types`` (records in their new order) with every type-ID field
+    mapped through ``tr`` (old ID → new ID, a permutation)."""
     btf.make_modifiable()
-    new_types: list[list[int]] = order  # type: ignore[assignment]  # no None left
     try:
         _remap_ids(new_types, tr)
     except _RemapError as e:
         # undo the records already rewritten (tr is a permutation) and keep the old order
-        inv = [0] * cnt
+        inv = [0] * len(tr)
         for old, new in enumerate(tr):
             inv[new] = old
         _remap_ids(new_types[: e.done], inv)
