@@ -276,6 +276,26 @@ def test_stat_stamp_skips_reading_and_sees_changes(
     assert len(list(cache_dir.glob("base-*.idx"))) == 2
 
 
+@pytest.mark.corpus
+def test_elf_base_is_stamped_by_its_btf_section(
+        corpus: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kbuild passes ``--btf_base vmlinux`` (the ELF): its ``.BTF`` section is indexed
+    once, stamped by the file's stat and the section's place, and then mapped from the
+    ELF without reading or hashing it; the records are those of the raw BTF file."""
+    monkeypatch.setattr(baseindex, "SETTLE_NS", 0)  # however fresh the corpus copy is
+    first = _load_base(corpus / "vmlinux")
+    (stamp,) = cache_dir.glob("stat-*")
+    with monkeypatch.context() as m:
+        m.setattr(baseindex, "load_cached", lambda data: pytest.fail("hashed"))
+        hit = _load_base(corpus / "vmlinux")
+    raw = Btf.parse((corpus / "btf-vmlinux").read_bytes())
+    assert first.index is not None and hit.index is not None
+    assert hit.type_cnt == raw.type_cnt
+    for tid in (1, 2, raw.type_cnt // 2, raw.type_cnt - 1):
+        assert hit.type(tid) == raw.type(tid)
+    assert (cache_dir / f"base-{stamp.read_text()}.idx").is_file()
+
+
 def test_unsettled_base_gets_no_stamp(tmp_path: Path, cache_dir: Path) -> None:
     """A file written just now may still change within its timestamp tick: its digest
     is used, but no stamp is recorded for it."""
