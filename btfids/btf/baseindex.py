@@ -339,14 +339,12 @@ def load_by_stamp(f: Any, offset: int, size: int) -> tuple[BaseIndex, memoryview
     try:
         with open(_stamp_path(stamp_of(f, offset, size)), "rb") as sf:
             digest = sf.read(65).decode("ascii")
-        with open(cache_path(digest), "rb") as xf:
-            blob = _map(xf)
-        idx = BaseIndex.loads(blob, digest)
-        if idx is None or len(idx.offs) < 1:
+        idx = _cached_index(digest)
+        if idx is None:
             return None
         view = _map(f)[offset : offset + size]
     except (OSError, UnicodeDecodeError, ValueError):
-        return None  # no stamp, no index, or the file cannot be mapped: read it
+        return None  # no stamp, or the file cannot be mapped: read it
     return (idx, view) if len(view) == size else None
 
 
@@ -355,15 +353,18 @@ def load_cached(data: bytes | memoryview) -> tuple[BaseIndex | None, str]:
     import hashlib
 
     digest = hashlib.sha256(data).hexdigest()
+    return _cached_index(digest), digest
+
+
+def _cached_index(digest: str) -> BaseIndex | None:
+    """The stored index of ``digest``, mapped; None when missing, empty or corrupt."""
     try:
         with open(cache_path(digest), "rb") as f:
             blob = _map(f)
     except (OSError, ValueError):
-        return None, digest
+        return None
     idx = BaseIndex.loads(blob, digest)
-    if idx is not None and len(idx.offs) < 1:
-        idx = None
-    return idx, digest
+    return idx if idx is not None and len(idx.offs) >= 1 else None
 
 
 def store(idx: BaseIndex, digest: str) -> None:
