@@ -556,7 +556,6 @@ class _Dedup:
         fast = not self.reference
         quick_reject = self.quick_reject
         split_table = table if isinstance(table, _FastSplitTable) else None
-        split = self.base_part is not None
         own_filters = self.own_filters
         for tid in range(self.start, len(T)):
             if m[tid] <= MAX_NR:
@@ -570,13 +569,12 @@ class _Dedup:
             cands = table.cands(h)
             if fast and len(cands) > 8:
                 # drop candidates the filters prove to fail (order is kept)
-                if not split:
+                if split_table is None:
                     covered, maybe = self.own_filter(h, cands, t, k)
                     ncov = len(covered)
                 else:
                     covered, maybe = self.base_filter(h, t, k)
                     ncov = len(covered)
-                    assert split_table is not None
                     own_cands = split_table.own_cands(h)
                     if len(own_cands) > 8 or h in own_filters:
                         ocov, omaybe = self.own_filter(h, own_cands, t, k)
