@@ -22,6 +22,7 @@ from ._dc import dataclass, field
 from .btf.model import HOST_ORDER
 from .context import Context, Log
 from .errors import BtfidsError, PathTooLongError, PluginError
+from .gcpause import gc_paused
 
 if TYPE_CHECKING:
     import pluggy
@@ -112,7 +113,17 @@ def run(
 ) -> RunResult:
     """Run one ELF through ``pipe``. Raises :class:`BtfidsError` on failure (nothing
     written); returns the exit status otherwise (255 for ``--fatal_warnings``)."""
-    log = log or Log(opts.verbose)
+    with gc_paused():
+        return _run(pipe, opts, pm, log or Log(opts.verbose), report)
+
+
+def _run(
+    pipe: Pipeline,
+    opts: RunOptions,
+    pm: pluggy.PluginManager | None,
+    log: Log,
+    report: Report | None,
+) -> RunResult:
     if report is not None:
         report.set_input(
             elf=opts.elf, btf=opts.btf, btf_base=opts.btf_base,

@@ -15,6 +15,7 @@ from btfids.btf import Btf
 from btfids.btf import kinds as K
 from btfids.context import Log
 from btfids.errors import BtfidsError, ConfigError, PathTooLongError, PluginError
+from btfids.hookspecs import hookimpl
 from btfids.report import Report
 
 
@@ -241,3 +242,32 @@ def test_missing_input_is_one_line_error(tmp_path: Path, pm) -> None:  # type: i
     with pytest.raises(BtfidsError, match=r"^FAILED: load BTF from .*nobtf.ko: "):
         host.run(pipe, host.RunOptions(str(elf)), pm=pm, log=quiet())
     assert sorted(os.listdir(tmp_path)) == ["cfg.toml", "junk", "nobtf.ko"]
+
+
+def test_cyclic_gc_paused_during_run_and_restored(tmp_path: Path, pm) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    seen: list[bool] = []
+
+    class Probe:
+        @hookimpl
+        def btfids_before_pass(self, ctx, spec) -> None:  # type: ignore[no-untyped-def]
+            seen.append(gc.isenabled())
+
+    pm.register(Probe(), "probe")
+    elf = hp.elf_with_btf(tmp_path)
+    assert gc.isenabled()
+    host.run(pipeline(tmp_path, pm, 'pipeline = ["t-mid"]\n'), host.RunOptions(str(elf)),
+             pm=pm, log=quiet())
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(PluginError):
+        host.run(pipeline(tmp_path, pm, 'pipeline = ["t-mid", "t-boom"]\n'),
+                 host.RunOptions(str(elf)), pm=pm, log=quiet())
+    assert seen == [False, False, False] and gc.isenabled()
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        host.run(pipeline(tmp_path, pm, 'pipeline = ["t-mid"]\n'), host.RunOptions(str(elf)),
+                 pm=pm, log=quiet())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -141,6 +141,11 @@ def _main(values: dict[str, Any], elf: str, cfg: Config | None) -> int:
 
 
 def main() -> None:
+    """The console script: one run, then exit. The cyclic collector stays off for the
+    whole process, imports included (btfids.gcpause explains why that is safe)."""
+    import gc
+
+    gc.disable()
     sys.exit(run(sys.argv[1:]))
 
 
