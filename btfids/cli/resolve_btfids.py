@@ -146,7 +146,20 @@ def main() -> None:
     import gc
 
     gc.disable()
-    sys.exit(run(sys.argv[1:]))
+    _exit(run(sys.argv[1:]))
+
+
+def _exit(code: int) -> None:
+    """Leave without the interpreter's teardown (freeing every object one by one: about
+    5 ms of a module run). Everything the run writes is closed or flushed by then, and
+    no atexit handler is needed; only the standard streams are flushed here. A stream
+    that cannot be flushed exits 120, as the interpreter's own shutdown does."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = 120
+    os._exit(code)
 
 
 if __name__ == "__main__":
