@@ -93,17 +93,20 @@ def permute(btf: Btf, id_map: list[int]) -> None:
 
 
 def _apply(btf: Btf, new_types: list[list[int]], tr: list[int]) -> None:
-    """Install ``new_types`` (records in their new order) with every type-ID field
-    mapped through ``tr`` (old ID → new ID, a permutation)."""
+    """Install ``new_types`` (the records of ``btf.types`` in their new order) with
+    every type-ID field mapped through ``tr`` (old ID → new ID, a permutation)."""
     btf.make_modifiable()
+    # the same records, visited in their current (allocation) order: the new order
+    # would jump around memory
+    old_types = btf.types
     try:
-        _remap_ids(new_types, tr)
+        _remap_ids(old_types, tr)
     except _RemapError as e:
         # undo the records already rewritten (tr is a permutation) and keep the old order
         inv = [0] * len(tr)
         for old, new in enumerate(tr):
             inv[new] = old
-        _remap_ids(new_types[: e.done], inv)
+        _remap_ids(old_types[: e.done], inv)
         raise BtfError("permute: type references an ID beyond the last type") from None
     btf.types = new_types
 
