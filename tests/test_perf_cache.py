@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_host_corpus import golden_table, preresolve, sha
 
 from btfids import _dc, host, plugins
@@ -393,3 +395,26 @@ def test_merged_split_and_check_agrees_with_separate_passes() -> None:
             buf = bytearray(data)
             buf[24 + 4 * word : 28 + 4 * word] = value.to_bytes(4, "little")
             assert _outcome(bytes(buf)) == _old_parse(bytes(buf)), (word, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(1 << 63), (1 << 63) - 1), max_size=300),
+       st.integers(-(1 << 63), (1 << 63) - 1))
+def test_radix_bucket_bisect_equals_whole_bisect(keys: list[int], probe: int) -> None:
+    """A lookup that bisects only its radix bucket lands where a bisect of the whole
+    sorted array lands (signed 64-bit dedup hashes and unsigned 32-bit CRCs)."""
+    from array import array
+    from bisect import bisect_left
+
+    keys.sort()
+    d = array("I")
+    d.frombytes(baseindex._radix(keys, baseindex._HASH_SHIFT, baseindex._HASH_BIAS))
+    for x in [probe, *keys[:20]]:
+        b = (x + baseindex._HASH_BIAS) >> baseindex._HASH_SHIFT
+        assert bisect_left(keys, x, d[b], d[b + 1]) == bisect_left(keys, x)
+    crcs = sorted(k & 0xFFFFFFFF for k in keys)
+    d = array("I")
+    d.frombytes(baseindex._radix(crcs, baseindex._RADIX_SHIFT))
+    for x in [probe & 0xFFFFFFFF, *crcs[:20]]:
+        b = x >> baseindex._RADIX_SHIFT
+        assert bisect_left(crcs, x, d[b], d[b + 1]) == bisect_left(crcs, x)
