@@ -185,9 +185,11 @@ class BaseIndex:
         scrc, soff = self.scrc, self.soff
         b = crc >> _RADIX_SHIFT
         i = bisect_left(scrc, crc, self.sdir[b], self.sdir[b + 1])
+        strs = self.strs
+        end = len(s)
         while i < len(scrc) and scrc[i] == crc:
             off = soff[i]
-            if self._str(off) == s:
+            if strs.startswith(s, off) and strs[off + end] == 0:
                 return off
             i += 1
         return -1

@@ -458,7 +458,11 @@ class _Dedup:
         if base is None:
             newset[b""] = 0
             buf += b"\0"
-        find_base = base.find_str if base is not None else None
+        find_base = None
+        if base is not None:
+            # run() made the object modifiable, which checked the base chain: an indexed
+            # base answers directly (no per-string modifiability re-check)
+            find_base = base.index.find_str if base.index is not None else base.find_str
 
         class OffMap(dict[int, int]):
             """old offset → new offset, computed on first reference."""
