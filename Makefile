@@ -10,10 +10,15 @@ PYTEST_ARGS ?=
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# Editable install with the test tools; re-run when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Editable install with the test tools. Strict mode links the sources into build/
+# and puts that directory on sys.path: no import hook in every start-up (the default
+# mode's finder costs ~2.5 ms of each module run, which a regular install does not
+# pay). Links follow edits; adding or removing a source file changes its directory,
+# which re-runs this rule.
+PKG_DIRS := btfids btfids/btf btfids/cli plugins config
+$(VENV)/.installed: pyproject.toml $(PKG_DIRS) | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=strict
 	touch $@
 
 setup: $(VENV)/.installed
