@@ -11,6 +11,7 @@ import contextlib
 import os
 import struct
 from array import array
+from itertools import compress
 from typing import BinaryIO
 
 from ._dc import dataclass
@@ -188,9 +189,9 @@ class ElfImage:
             name_offs = array("I", (struct.unpack_from(self.order + "I", data, i * entsize)[0]
                                     for i in range(count)))
         out: list[Symbol] = []
-        for i, noff in enumerate(name_offs[:count]):
-            if noff not in wanted:
-                continue
+        # the indexes of the candidates, selected in C (vmlinux: 190k symbols, ~1.4k hits)
+        for i in compress(range(count), map(wanted.__contains__, name_offs[:count])):
+            noff = name_offs[i]
             f = struct.unpack_from(fmt, data, i * entsize)
             if is64:
                 _, _, _, st_shndx, value, size = f
@@ -287,15 +288,14 @@ def _minus(a: int, b: int, c: int, d: int) -> list[tuple[int, int]]:
 
 
 def _string_offsets_with_prefix(strtab: bytes, prefix: bytes) -> set[int]:
-    """Offsets of strings (each after a NUL, or at 0) that start with ``prefix``."""
+    """Every offset whose string starts with ``prefix``: not only whole strings, since
+    a linker may point a name into the tail of a longer string ("x__BTF_ID__..." shared
+    by "__BTF_ID__...")."""
     found: set[int] = set()
-    if strtab.startswith(prefix):
-        found.add(0)
-    needle = b"\0" + prefix
-    pos = strtab.find(needle)
+    pos = strtab.find(prefix)
     while pos >= 0:
-        found.add(pos + 1)
-        pos = strtab.find(needle, pos + 1)
+        found.add(pos)
+        pos = strtab.find(prefix, pos + 1)
     return found
 
 

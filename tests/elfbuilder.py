@@ -73,6 +73,9 @@ class ElfBuilder:
     symtab_entsize: int | None = None
     #: emit .symtab even with no symbols added (None = only when symbols exist)
     with_symtab: bool | None = None
+    #: point a symbol's name into the tail of an earlier string when it is one (as
+    #: linkers merge string tables)
+    tail_merge: bool = False
     _secs: list[_Sec] = field(default_factory=list)
     _syms: list[_Sym] = field(default_factory=list)
 
@@ -136,8 +139,10 @@ class ElfBuilder:
             strtab = bytearray(b"\0")
             symdata = bytearray(symentsize)  # null symbol
             for s in self._syms:
-                noff = len(strtab)
-                strtab += s.name + b"\0"
+                noff = strtab.find(s.name + b"\0") if self.tail_merge and s.name else -1
+                if noff < 0:
+                    noff = len(strtab)
+                    strtab += s.name + b"\0"
                 if is64:
                     symdata += struct.pack(o + "IBBHQQ", noff, s.info, s.other, s.shndx,
                                            s.value, s.size)

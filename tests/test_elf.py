@@ -50,6 +50,23 @@ def test_headers_sections_and_data(tmp_path: Path, elfclass: int, order: str) ->
                                                                           else 32)
 
 
+def test_symbol_scan_finds_names_in_the_tail_of_longer_strings(tmp_path: Path) -> None:
+    b = ElfBuilder(tail_merge=True)
+    b.add_section(".text", b"\0" * 8)
+    ids = b.add_section(".BTF_ids", b"\0" * 8)
+    b.add_symbol("x__BTF_ID__func__f__1", 0, 4, ids)    # not a BTF_ID symbol
+    b.add_symbol("__BTF_ID__func__f__1", 0, 4, ids)     # shares the string above
+    b.add_symbol("__BTF_ID__func__g__2", 4, 4, ids)
+    with open_elf(_file(tmp_path, b.build())) as elf:
+        symtab = elf.symtab()
+        assert symtab is not None
+        strtab = elf.data(elf.sections[symtab.link])
+        assert strtab.count(b"__BTF_ID__func__f__1") == 1    # really merged
+        syms = elf.symbols_with_prefix(symtab, b"__BTF_ID__", ids)
+        assert [(s.name, s.value) for s in syms] == [(b"__BTF_ID__func__f__1", 0),
+                                                     (b"__BTF_ID__func__g__2", 4)]
+
+
 def test_gaps_skip_nobits_and_section_header_table(tmp_path: Path) -> None:
     elf_b = ElfBuilder()
     elf_b.add_section(".a", b"A" * 3, align=1)         # 64..67
