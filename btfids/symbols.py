@@ -10,7 +10,9 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from itertools import compress
+from operator import itemgetter
+from typing import TYPE_CHECKING, cast
 
 from ._dc import dataclass, field
 from .btf import kinds as K
@@ -269,6 +271,22 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
             )
             for hit, kind, name in hits:
                 found(kind, name, hit)
+            tid = level.type_cnt - 1
+            continue
+        by_off = level.built_strings_by_offset()
+        if by_off is not None:
+            # after dedup (newest flow): every name through the existing table, in C,
+            # then only the records named like a symbol are looked at
+            types = level.types
+            found_names = list(map(by_off.get, map(itemgetter(0), types)))
+            if None in found_names:   # a base string, or an offset inside a string
+                found_names = [s if s is not None else slow(t[0])
+                               for s, t in zip(found_names, types, strict=True)]
+            names = cast("list[bytes]", found_names)
+            all_wanted = set().union(*active.values())
+            first = level.start_id
+            for i in compress(range(len(names)), map(all_wanted.__contains__, names)):
+                found((types[i][1] >> 24) & 0x1F, names[i], first + i)
             tid = level.type_cnt - 1
             continue
         # offsets of the wanted names only; a name offset that is neither one of them

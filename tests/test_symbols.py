@@ -325,9 +325,11 @@ def test_section_codec_round_trip(data: bytes, order: str) -> None:
     assert sec.encode(sec.words) == data
 
 
-def test_names_inside_strings_and_split_names_resolve(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_table", [False, True])
+def test_names_inside_strings_and_split_names_resolve(tmp_path: Path, with_table: bool) -> None:
     """A name offset may point into another string (``foo`` inside ``xfoo``) or, in split
-    BTF, into the base's strings: both are matched like whole own strings are."""
+    BTF, into the base's strings: both are matched like whole own strings are, with or
+    without the offset -> string table built."""
     ids = BtfIdsBuilder()
     for kind, name in (("struct", "foo"), ("struct", "bar"), ("func", "main"),
                        ("struct", "baz")):
@@ -345,6 +347,42 @@ def test_names_inside_strings_and_split_names_resolve(tmp_path: Path) -> None:
     split.add_type_words([split.add_str(b"main"), 12 << 24, proto])   # [6] func main
     split.add_type_words([main + 2, (4 << 24), 0])                    # [7] "inly": no
     split.add_type_words([split.add_str(b"xbaz") + 1, (4 << 24), 0])  # [8] "baz", own
+    if with_table:
+        split.strings_by_offset()
     resolve_ids(syms, split, _log())
     assert (syms.structs[b"foo"].id, syms.structs[b"bar"].id, syms.funcs[b"main"].id,
             syms.structs[b"baz"].id) == (3, 1, 6, 8)
+
+
+_KINDS = ("func", "struct", "union", "typedef", "int")
+
+
+@given(st.lists(st.tuples(st.sampled_from(_KINDS), st.sampled_from(["f", "S", "U", "T", "x"])),
+                max_size=12),
+       st.lists(st.tuples(st.sampled_from(_KINDS[:4]), st.sampled_from(["f", "S", "U", "T"])),
+                min_size=1, max_size=6))
+def test_resolution_through_the_built_string_table_is_the_scan(
+    tmp_path_factory: pytest.TempPathFactory, types: list[tuple[str, str]],
+    symbols: list[tuple[str, str]],
+) -> None:
+    """After dedup the BTF has its offset -> string table built, and resolution takes
+    every name from it; IDs, warnings and counters equal the offset scan's."""
+    ids = BtfIdsBuilder()
+    for kind, name in symbols:
+        ids.btf_id(kind, name)
+    elf = btfids_elf(ids, None)[0]
+    tmp = tmp_path_factory.mktemp("r")
+    raw = simple_btf(types)
+    results = []
+    for build_table in (False, True):
+        btf = Btf.parse(raw)
+        if build_table:
+            btf.strings_by_offset()
+        assert (btf.built_strings_by_offset() is not None) == build_table
+        syms = _collect(tmp, elf)
+        log = _log()
+        resolve_ids(syms, btf, log)
+        tables = (syms.funcs, syms.structs, syms.unions, syms.typedefs)
+        results.append(([sorted((n, node.id) for n, node in t.items()) for t in tables],
+                         _out(log), log.warnings))
+    assert results[0] == results[1]

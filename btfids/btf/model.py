@@ -419,6 +419,10 @@ class Btf:
             self._str_by_off = dict(zip(offs, parts, strict=False))
         return self._str_by_off
 
+    def built_strings_by_offset(self) -> dict[int, bytes] | None:
+        """:meth:`strings_by_offset` when something already built it, else None."""
+        return self._str_by_off
+
     def offsets_of(self, wanted: set[bytes]) -> dict[int, bytes]:
         """Own whole strings that are in ``wanted``, keyed by logical offset: the part of
         :meth:`strings_by_offset` a name lookup needs, without building all of it
