@@ -3,6 +3,7 @@ through both the fast path and the literal reference emulation."""
 
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -475,3 +476,25 @@ def test_standalone_struct_filter_equals_reference(seed: int) -> None:
     dedup(fast)
     dedup(ref_copy, reference=True)
     assert fast.raw_data() == ref_copy.raw_data()
+
+
+def test_dedup_leaves_no_reference_cycle_holding_its_data() -> None:
+    """A run pauses the cyclic GC (gcpause.py), so anything dedup leaves in a reference
+    cycle stays in memory to the end of the run: its tables must be freed by reference
+    counting alone."""
+    b = _random_btf(random.Random(7))
+    gc.collect()
+    gc.disable()
+    try:
+        dedup(b)
+        del b
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        garbage = list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    kinds = {type(o).__name__ for o in garbage}
+    assert not any(isinstance(o, Btf) for o in garbage), kinds
+    assert "cell" not in kinds and "function" not in kinds, kinds
