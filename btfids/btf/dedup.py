@@ -1050,35 +1050,27 @@ class _Dedup:
             if m[root] <= MAX_NR:
                 continue
             k = kinds[root]
+            t = T[root]
             if k in _SINGLE_REF:
-                t = T[root]
                 ref = t[2]
                 x = m[ref]
-                if x <= MAX_NR:
-                    while x != ref:
-                        ref = x
-                        x = m[ref]
-                        if x > MAX_NR:
-                            break
-                    t[2] = ref
-                    h = keyf[k](t)
-                    new = root
-                    for c in cands(h):
-                        if T[c] == t:
-                            new = c
-                            break
-                    m[root] = new
-                    if new == root:
-                        add(h, root)
+                if x > MAX_NR:
+                    slow(root)
                     continue
+                while x != ref:
+                    ref = x
+                    x = m[ref]
+                    if x > MAX_NR:
+                        break
+                t[2] = ref
             elif k in (_FUNC_PROTO, _ARRAY):
-                # the same inline finish when every referenced ID is already mapped
-                # (checked before any slot is rewritten, so the walk below sees the
-                # record untouched otherwise): 27k of vmlinux's 28k
-                t = T[root]
+                # the same when every referenced ID is already mapped (checked before
+                # any slot is rewritten, so the walk sees the record untouched
+                # otherwise): 27k of vmlinux's 28k
                 slots = range(2, len(t), 2) if k == _FUNC_PROTO else _ARRAY_SLOTS
                 for s in slots:
                     if m[t[s]] > MAX_NR:
+                        slow(root)
                         break
                 else:
                     for s in slots:
@@ -1090,17 +1082,21 @@ class _Dedup:
                             if x > MAX_NR:
                                 break
                         t[s] = ref
-                    h = keyf[k](t)
-                    new = root
-                    for c in cands(h):
-                        if T[c] == t:
-                            new = c
-                            break
-                    m[root] = new
-                    if new == root:
-                        add(h, root)
+                if m[root] <= MAX_NR:   # the walk did it
                     continue
-            slow(root)
+            else:
+                slow(root)
+                continue
+            # every referenced ID is mapped: finish inline, as the walk would
+            h = keyf[k](t)
+            new = root
+            for c in cands(h):
+                if T[c] == t:
+                    new = c
+                    break
+            m[root] = new
+            if new == root:
+                add(h, root)
 
     def _dedup_ref(self, root: int) -> int:
         """``btf_dedup_ref_type`` with an explicit stack (no recursion limit)."""
