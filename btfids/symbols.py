@@ -11,8 +11,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import compress
-from operator import itemgetter
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ._dc import dataclass, field
 from .btf import kinds as K
@@ -273,17 +272,12 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
                 found(kind, name, hit)
             tid = level.type_cnt - 1
             continue
-        by_off = level.built_strings_by_offset()
-        if by_off is not None:
+        all_wanted = set().union(*active.values())
+        if level.built_strings_by_offset() is not None:
             # after dedup (newest flow): every name through the existing table, in C,
             # then only the records named like a symbol are looked at
             types = level.types
-            found_names = list(map(by_off.get, map(itemgetter(0), types)))
-            if None in found_names:   # a base string, or an offset inside a string
-                found_names = [s if s is not None else slow(t[0])
-                               for s, t in zip(found_names, types, strict=True)]
-            names = cast("list[bytes]", found_names)
-            all_wanted = set().union(*active.values())
+            names = level.own_names()
             first = level.start_id
             for i in compress(range(len(names)), map(all_wanted.__contains__, names)):
                 found((types[i][1] >> 24) & 0x1F, names[i], first + i)
@@ -291,7 +285,7 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
             continue
         # offsets of the wanted names only; a name offset that is neither one of them
         # nor a whole-string start (it points into a string) is read the slow way
-        wanted = level.offsets_of(set().union(*active.values()))
+        wanted = level.offsets_of(all_wanted)
         own_start = level.start_str_off
         for t in level.types:
             tid += 1

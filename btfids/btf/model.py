@@ -13,7 +13,8 @@ import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from operator import itemgetter
+from typing import TYPE_CHECKING, cast
 
 from . import kinds as K
 
@@ -418,6 +419,18 @@ class Btf:
             parts, offs = self._own_strings()
             self._str_by_off = dict(zip(offs, parts, strict=False))
         return self._str_by_off
+
+    def own_names(self) -> list[bytes]:
+        """The names of the own types in ID order, through :meth:`strings_by_offset`
+        (one C pass); a base string or an offset inside a string is read the slow way."""
+        by_off = self.strings_by_offset()
+        types = self.types
+        found = list(map(by_off.get, map(itemgetter(0), types)))
+        if None in found:
+            str_at = self.str_at_fast
+            found = [s if s is not None else str_at(t[0])
+                     for s, t in zip(found, types, strict=True)]
+        return cast("list[bytes]", found)
 
     def built_strings_by_offset(self) -> dict[int, bytes] | None:
         """:meth:`strings_by_offset` when something already built it, else None."""

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
-from typing import cast
-
 from . import kinds as K
 from .model import Btf, BtfError
 
@@ -15,13 +12,7 @@ def _name_order(btf: Btf) -> tuple[list[int], int]:
     """(positions in name order, first new ID): position ``p`` is own type ``p`` for
     split BTF and ID ``p`` for standalone BTF, where VOID (position 0) takes part in the
     sort (and stays first: the sort is stable and its name is empty)."""
-    by_off = btf.strings_by_offset()
-    types = btf.types
-    found = list(map(by_off.get, map(itemgetter(0), types)))
-    if None in found:   # a base string, or an offset inside a string
-        str_at = btf.str_at_fast
-        found = [s if s is not None else str_at(t[0]) for s, t in zip(found, types, strict=True)]
-    names = cast(list[bytes], found)
+    names = btf.own_names()
     if btf.base is None:
         names.insert(0, b"")
         first = 0
