@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from typing import BinaryIO
 
 from .btf import Btf, BtfError
 from .elf import SHT_PROGBITS, ElfError, ElfImage, open_elf
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 class BtfLoadError(Exception):

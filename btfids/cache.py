@@ -8,7 +8,6 @@ only costs the work again next time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 ENV_CACHE = "BTFIDS_CACHE"
@@ -35,5 +34,7 @@ def write_atomically(path: str, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except OSError:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass

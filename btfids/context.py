@@ -8,11 +8,13 @@ resolves ``.BTF_ids`` against the final BTF and writes the outputs.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
 
 from ._dc import dataclass, field
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from .btf import Btf
     from .symbols import BtfIdSymbols
 

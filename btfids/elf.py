@@ -7,15 +7,17 @@ vmlinux costs a few reads. Knows nothing else of the project.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
 from array import array
 from itertools import compress
-from typing import BinaryIO
 
 from ._dc import dataclass
 from .errors import BtfidsError
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 SHT_NULL = 0
 SHT_PROGBITS = 1
@@ -330,6 +332,8 @@ def write_file_atomic(path: str, data: bytes) -> None:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise

@@ -11,12 +11,10 @@ leaves no new or partial files (stale ones from earlier runs stay, as upstream).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from ._dc import dataclass, field
 from .btf.model import HOST_ORDER
@@ -24,7 +22,10 @@ from .context import Context, Log
 from .errors import BtfidsError, PathTooLongError, PluginError
 from .gcpause import gc_paused
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from typing import Any
+
     import pluggy
 
     from .btf import Btf
@@ -420,8 +421,10 @@ def run_batch(
     global _WORKER
     items: list[BatchItem] = []
     if opts.btf_base:
-        with contextlib.suppress(Exception):  # reported per ELF by the runs
-            _shared_base(opts)  # load it before forking: the workers share its pages
+        try:  # load it before forking: the workers share its pages
+            _shared_base(opts)
+        except Exception:  # reported per ELF by the runs
+            pass
     if jobs <= 1 or len(elfs) <= 1:
         for elf in elfs:
             item = _batch_one(pipe, opts, elf)
@@ -520,8 +523,10 @@ def write_outputs(files: Sequence[tuple[str, bytes]], log: Log) -> list[str]:
         return written
     finally:
         for dfd, tmp, *_ in staged:
-            with contextlib.suppress(OSError):
+            try:
                 os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
         for dfd in dir_fds.values():
             os.close(dfd)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import struct
 from array import array
-from typing import TYPE_CHECKING
 
 from .btfio import BtfLoadError, load_base_btf, load_btf, load_btf_from_elf
 from .elf import SHF_COMPRESSED, SHT_NOBITS, SHT_SYMTAB, ElfError, ElfImage, Section, open_elf
@@ -24,6 +23,7 @@ from .symbols import (
     sort_sets,
 )
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .btf import Btf
     from .context import Log

@@ -5,10 +5,10 @@ just before the section is zeroed and the file is cut to the ELF extent."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from .elf import SHT_NOBITS, ElfError, open_elf
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .context import Log
 

@@ -11,13 +11,13 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import compress
-from typing import TYPE_CHECKING
 
 from ._dc import dataclass, field
 from .btf import kinds as K
 from .elf import SHT_NOBITS, ElfError
 from .errors import BtfidsError
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .btf import Btf
     from .context import Log

@@ -26,13 +26,15 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from ..cache import cache_dir, write_atomically
 from . import kinds as K
 from .dedup import _KEY_BY_KIND
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from .model import Btf
 
 FORMAT = b"btfids-base-index-4"

@@ -26,10 +26,13 @@ import operator
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from . import kinds as K
 from .model import Btf, BtfError
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 UNPROCESSED = 0xFFFFFFFF
 IN_PROGRESS = 0xFFFFFFFE

@@ -14,10 +14,10 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from operator import itemgetter
-from typing import TYPE_CHECKING, cast
 
 from . import kinds as K
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .baseindex import BaseIndex
 
@@ -425,12 +425,12 @@ class Btf:
         (one C pass); a base string or an offset inside a string is read the slow way."""
         by_off = self.strings_by_offset()
         types = self.types
-        found = list(map(by_off.get, map(itemgetter(0), types)))
+        found: list[bytes] = list(map(by_off.get, map(itemgetter(0), types)))  # type: ignore[arg-type]
         if None in found:
             str_at = self.str_at_fast
             found = [s if s is not None else str_at(t[0])
                      for s, t in zip(found, types, strict=True)]
-        return cast("list[bytes]", found)
+        return found
 
     def built_strings_by_offset(self) -> dict[int, bytes] | None:
         """:meth:`strings_by_offset` when something already built it, else None."""

@@ -22,10 +22,12 @@ own newlines).
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._dc import dataclass, field, replace
 from ..errors import UsageError
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 INCR, BOOL, STRING, LIST = "incr", "bool", "string", "list"
 USAGE_OPTS_WIDTH = 24
