@@ -23,10 +23,11 @@ def _is_btf_magic(head: bytes) -> bool:
     return len(head) >= 2 and struct.unpack("<H", head[:2])[0] in (0xEB9F, 0x9FEB)
 
 
-def load_btf(path: str, base: Btf | None = None) -> Btf:
+def load_btf(path: str, base: Btf | None = None, *, records: bool = True) -> Btf:
     """``btf__parse_split(path, base)``: raw BTF, or an ELF's ``.BTF`` (split on its own
-    ``.BTF.base`` if it has one, relocated onto ``base`` when one is also given)."""
-    return _load(path, base, False)
+    ``.BTF.base`` if it has one, relocated onto ``base`` when one is also given).
+    ``records=False``: see :meth:`Btf.parse` (a relocated split BTF is decoded anyway)."""
+    return _load(path, base, False, records)
 
 
 def load_base_btf(path: str, cache: bool = True) -> Btf:
@@ -36,7 +37,7 @@ def load_base_btf(path: str, cache: bool = True) -> Btf:
     return _load(path, None, cache)
 
 
-def _load(path: str, base: Btf | None, cache: bool) -> Btf:
+def _load(path: str, base: Btf | None, cache: bool, records: bool = True) -> Btf:
     try:
         with open(path, "rb") as f:
             head = f.read(2)
@@ -46,19 +47,20 @@ def _load(path: str, base: Btf | None, cache: bool) -> Btf:
                 if cache and base is None:
                     return _parse_base(f, 0, os.fstat(f.fileno()).st_size,
                                        lambda: head + f.read())
-                return Btf.parse(head + f.read(), base)
+                return Btf.parse(head + f.read(), base, records=records)
     except OSError as exc:
         raise BtfLoadError(exc.strerror or str(exc)) from exc
     except BtfError as exc:
         raise BtfLoadError(str(exc)) from exc
     try:
         with open_elf(path) as elf:
-            return load_btf_from_elf(elf, base, cache=cache)
+            return load_btf_from_elf(elf, base, cache=cache, records=records)
     except ElfError as exc:
         raise BtfLoadError(str(exc)) from exc
 
 
-def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = False) -> Btf:
+def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = False,
+                      records: bool = True) -> Btf:
     """The ELF half of :func:`load_btf`, on an already opened image."""
     btf_sec = elf.last_section(b".BTF")
     dist_sec = elf.last_section(b".BTF.base")
@@ -84,7 +86,7 @@ def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = F
         raise BtfLoadError(str(exc)) from exc
     try:
         if dist_data is None:
-            return Btf.parse(btf_data, base)
+            return Btf.parse(btf_data, base, records=records)
         distilled = Btf.parse(dist_data)
         split = Btf.parse(btf_data, distilled)
         if base is None:

@@ -123,9 +123,10 @@ def _load(elf: ElfImage, btf_path: str | None, base_path: str | None) -> Btf:
         except BtfLoadError as exc:
             raise BtfidsError(f"FAILED: load base BTF from {base_path}: {exc}") from exc
     try:
+        # only names and kinds are read: the records stay undecoded
         if btf_path:
-            return load_btf(btf_path, base)
-        return load_btf_from_elf(elf, base)
+            return load_btf(btf_path, base, records=False)
+        return load_btf_from_elf(elf, base, records=False)
     except BtfLoadError as exc:
         raise BtfidsError(f"FAILED: load BTF from {btf_path or elf.path}: {exc}") from exc
 

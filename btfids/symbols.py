@@ -287,13 +287,12 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
         # nor a whole-string start (it points into a string) is read the slow way
         wanted = level.offsets_of(all_wanted)
         own_start = level.start_str_off
-        for t in level.types:
+        for off, info in level.names_and_infos():
             tid += 1
-            kind = (t[1] >> 24) & 0x1F
+            kind = (info >> 24) & 0x1F
             table = active.get(kind)
             if table is None:
                 continue
-            off = t[0]
             own_name = wanted.get(off)
             if own_name is None:
                 if off >= own_start and level.is_string_start(off):

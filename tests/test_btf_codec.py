@@ -151,16 +151,27 @@ def test_add_api_bytes() -> None:
         (lambda b: b[:48] + struct.pack("<I", 999) + b[52:], "invalid referenced type ID"),
     ],
 )
-def test_libbpf_checks(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("records", [True, False])
+def test_libbpf_checks(mutate, message: str, records: bool) -> None:  # type: ignore[no-untyped-def]
     blob = encode(ALL_KINDS, STRS)
     with pytest.raises(BtfError, match=message):
-        Btf.parse(mutate(blob))
+        Btf.parse(mutate(blob), records=records)
 
 
-def test_func_must_reference_a_proto() -> None:
+@pytest.mark.parametrize("records", [True, False])
+def test_func_must_reference_a_proto(records: bool) -> None:
     types = [(K.INT, INT, 0, 0, 4, [32]), (K.FUNC, FOO, 1, 0, 1, [])]
     with pytest.raises(BtfError, match="is not FUNC_PROTO"):
-        Btf.parse(encode(types, STRS))
+        Btf.parse(encode(types, STRS), records=records)
+    base = Btf.parse(encode(ALL_KINDS, STRS))
+    proto = 1 + next(i for i, t in enumerate(ALL_KINDS) if t[0] == K.FUNC_PROTO)
+    ok = encode([(K.FUNC, 0, 0, 0, proto, []), (K.FUNC_PROTO, 0, 0, 0, 0, []),
+                 (K.FUNC, 0, 0, 0, base.type_cnt + 1, [])], b"", hdr_len=24)
+    split = Btf.parse(ok, base, records=records)
+    assert [t[2] for t in split.types] == [proto, 0, base.type_cnt + 1]
+    bad = encode([(K.FUNC, 0, 0, 0, 1, [])], b"", hdr_len=24)  # [1] is the INT
+    with pytest.raises(BtfError, match="is not FUNC_PROTO"):
+        Btf.parse(bad, base, records=records)
 
 
 def test_nonzero_header_tail_is_unmodifiable() -> None:
@@ -267,6 +278,28 @@ def test_corruption_never_crashes(case: tuple[bytes, list], data: st.DataObject)
     except BtfError:
         return
     assert Btf.parse(btf.raw_data()).types == btf.types
+
+
+@given(btf_blobs(), st.data())
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_undecoded_records_check_and_read_the_same(
+    case: tuple[bytes, list], data: st.DataObject  # type: ignore[type-arg]
+) -> None:
+    """``records=False`` (classic runs) accepts and refuses exactly what a full parse
+    does, with the same message, and reads the same records, names and kinds."""
+    blob, _ = case
+    if data.draw(st.booleans()):
+        pos = data.draw(st.integers(0, len(blob) - 1))
+        blob = blob[:pos] + bytes([data.draw(st.integers(0, 255))]) + blob[pos + 1 :]
+
+    def outcome(records: bool) -> object:
+        try:
+            btf = Btf.parse(blob, records=records)
+        except BtfError as exc:
+            return str(exc)
+        return list(btf.names_and_infos()), list(btf.types), btf.raw_data()
+
+    assert outcome(False) == outcome(True)
 
 
 _words = st.lists(st.sampled_from([b"", b"a", b"b", b"ab", b"ba", b"abc", b"bpf_kfunc"]),

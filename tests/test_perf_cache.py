@@ -336,7 +336,8 @@ def _old_parse(data: bytes) -> str:
     """Outcome of parsing with the separate split + validate passes (pre-merge path)."""
     orig = Btf._split_and_check
 
-    def split_only(self: Btf, section: bytes, order: str) -> tuple[list[list[int]], bool]:
+    def split_only(self: Btf, section: bytes, order: str,
+                   records: bool = True) -> tuple[list[list[int]], bool]:
         return self._split_types(section, order), False
 
     Btf._split_and_check = split_only  # type: ignore[method-assign]
@@ -346,9 +347,9 @@ def _old_parse(data: bytes) -> str:
         Btf._split_and_check = orig  # type: ignore[method-assign]
 
 
-def _outcome(data: bytes) -> str:
+def _outcome(data: bytes, records: bool = True) -> str:
     try:
-        return repr(Btf.parse(data).types)
+        return repr(list(Btf.parse(data, records=records).types))
     except ValueError as exc:
         return f"error: {exc}"
 
@@ -385,7 +386,7 @@ def test_merged_split_and_check_agrees_with_separate_passes() -> None:
         buf = bytearray(data)
         for word, value in edits:
             buf[24 + 4 * word : 28 + 4 * word] = value.to_bytes(4, "little")
-        assert _outcome(bytes(buf)) == _old_parse(bytes(buf))
+        assert _outcome(bytes(buf)) == _old_parse(bytes(buf)) == _outcome(bytes(buf), False)
 
     check()
     assert not _outcome(data).startswith("error")
@@ -394,7 +395,8 @@ def test_merged_split_and_check_agrees_with_separate_passes() -> None:
         for value in values:
             buf = bytearray(data)
             buf[24 + 4 * word : 28 + 4 * word] = value.to_bytes(4, "little")
-            assert _outcome(bytes(buf)) == _old_parse(bytes(buf)), (word, value)
+            old = _old_parse(bytes(buf))
+            assert _outcome(bytes(buf)) == old == _outcome(bytes(buf), False), (word, value)
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,8 +4,8 @@ A module run touches only a few of the ~100k vmlinux types, yet a plain run pars
 scans the whole base several times (record split + validation, dedup's base table,
 whole-string lookups, ``.BTF_ids`` name lookups, DECL_TAG IDs, FWD resolution). The
 :class:`BaseIndex` holds everything those scans derive, as flat arrays, so that a base
-loaded through it stays *lazily decoded* (:class:`LazyTypes`: a record is built from the
-word array only when asked for) and never needs a full scan.
+loaded through it stays *lazily decoded* (:class:`~btfids.btf.model.LazyTypes`: a
+record is built from the word array only when asked for) and never needs a full scan.
 
 The index is built once from a fully parsed and validated base and stored as one file
 ``base-<sha256 of the BTF bytes>.idx`` in ``$BTFIDS_CACHE_DIR`` (default
@@ -25,7 +25,6 @@ import time
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
 
 from ..cache import cache_dir, write_atomically
 from . import kinds as K
@@ -73,39 +72,6 @@ def _view(code: str, data: bytes | memoryview) -> memoryview:
     """A flat array without copying (an empty buffer cannot be cast to a format)."""
     view = memoryview(data)
     return view.cast(code) if len(view) else memoryview(array(code))  # type: ignore[call-overload]
-
-
-class LazyTypes:
-    """``Btf.types`` of a base loaded through the index: records decoded on demand
-    from the type section's words. Iteration and slices decode (correct, not fast)."""
-
-    __slots__ = ("_memo", "_n", "_offs", "_words")
-
-    def __init__(self, words: Any, offs: Any) -> None:
-        self._words = words
-        self._offs = offs
-        self._n = len(offs) - 1
-        self._memo: dict[int, list[int]] = {}
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._n))]
-        rec = self._memo.get(i)
-        if rec is not None:
-            return rec
-        if i < 0:
-            i += self._n
-        if not 0 <= i < self._n:
-            raise IndexError("type index out of range")
-        rec = self._memo[i] = self._words[self._offs[i] : self._offs[i + 1]].tolist()
-        return rec
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for i in range(self._n):
-            yield self[i]
 
 
 class _DedupLists:
