@@ -334,3 +334,30 @@ def test_string_lookups_scan_and_index_agree(
     for off, s in table.items():
         assert scanned.str_at(off) == s
     assert len(table) == bytes(scanned.strs).count(b"\0")
+
+
+@given(_words, _words, st.sets(st.sampled_from([b"", b"a", b"b", b"ab", b"ba", b"abc"])),
+       st.booleans())
+def test_offsets_of_is_the_filtered_string_table(
+        base_strs: list[bytes], own_strs: list[bytes], wanted: set[bytes],
+        split: bool) -> None:
+    """offsets_of (the classic lookup, which searches forward from hit to hit) gives
+    every whole own string in ``wanted`` at every offset it occurs, before and after the
+    offset -> string table exists; repeated, empty and tail-shared strings included."""
+    base = Btf()
+    for s in base_strs:
+        base.strs += s + b"\0"
+    btf = Btf(base=base) if split else base
+    for s in own_strs:
+        btf.strs += s + b"\0"
+    btf.invalidate_str_index()
+    data = bytes(btf.strs)
+    want = {}
+    for local in range(len(data)):
+        if local == 0 or data[local - 1] == 0:
+            s = data[local:data.index(0, local)]
+            if s in wanted:
+                want[btf.start_str_off + local] = s
+    assert btf.offsets_of(wanted) == want
+    btf.strings_by_offset()
+    assert btf.offsets_of(wanted) == want

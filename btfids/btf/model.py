@@ -12,7 +12,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate
+from itertools import accumulate, compress
 from operator import itemgetter
 
 from . import kinds as K
@@ -518,8 +518,21 @@ class Btf:
         (vmlinux: ~18 MB) when it does not exist yet."""
         if self._str_by_off is not None:
             return {o: s for o, s in self._str_by_off.items() if s in wanted}
-        parts, offs = self._own_strings()
-        return {o: s for s, o in zip(parts, offs, strict=False) if s in wanted}
+        data = bytes(self.strs)
+        parts = data.split(b"\0")
+        # Offsets of the wanted strings only (vmlinux: 10.6 vs 15.8 ms for all 108k):
+        # each is the first whole-string match after the previous one, since a match in
+        # between would be a wanted string itself. ``hay`` index = section offset.
+        find = (b"\0" + data).find
+        start = self.start_str_off
+        found: dict[int, bytes] = {}
+        pos = 0
+        for i in compress(range(len(parts) - 1), map(wanted.__contains__, parts)):
+            s = parts[i]
+            pos = find(b"\0" + s + b"\0", pos)
+            found[pos + start] = s
+            pos += len(s) + 1
+        return found
 
     def is_string_start(self, off: int) -> bool:
         """True when own logical offset ``off`` starts a whole string."""
