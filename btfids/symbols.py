@@ -287,6 +287,7 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
         # nor a whole-string start (it points into a string) is read the slow way
         wanted = level.offsets_of(all_wanted)
         own_start = level.start_str_off
+        strs = level.strs
         for off, info in level.names_and_infos():
             tid += 1
             kind = (info >> 24) & 0x1F
@@ -295,7 +296,9 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
                 continue
             own_name = wanted.get(off)
             if own_name is None:
-                if off >= own_start and level.is_string_start(off):
+                # level.is_string_start(off), inlined (vmlinux: 56k calls, ~4 ms)
+                local = off - own_start
+                if local == 0 or (local > 0 and strs[local - 1] == 0):
                     continue        # a whole own string, not a wanted one
                 own_name = slow(off)    # a base string, or one inside an own string
             if own_name in table:
