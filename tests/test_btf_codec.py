@@ -306,6 +306,19 @@ _words = st.lists(st.sampled_from([b"", b"a", b"b", b"ab", b"ba", b"abc", b"bpf_
                   max_size=12)
 
 
+def _strings_btf(base_strs: list[bytes], own_strs: list[bytes], split: bool) -> Btf:
+    """A BTF with no types and these strings (``own_strs`` split on ``base_strs``, or
+    appended to them)."""
+    base = Btf()
+    for s in base_strs:
+        base.strs += s + b"\0"
+    btf = Btf(base=base) if split else base
+    for s in own_strs:
+        btf.strs += s + b"\0"
+    btf.invalidate_str_index()
+    return btf
+
+
 @given(_words, _words, st.lists(st.sampled_from([b"", b"a", b"ab", b"bpf_kfunc", b"x"]),
                                 max_size=8), st.booleans())
 def test_string_lookups_scan_and_index_agree(
@@ -314,17 +327,8 @@ def test_string_lookups_scan_and_index_agree(
     """find_str/add_str answer the same whether they scan the section (the first
     lookups) or use the whole-string index (after many), on standalone and split
     sections with repeated and empty strings; strings_by_offset sees every string."""
-    def build() -> Btf:
-        base = Btf()
-        for s in base_strs:
-            base.strs += s + b"\0"
-        btf = Btf(base=base) if split else base
-        for s in own_strs:
-            btf.strs += s + b"\0"
-        btf.invalidate_str_index()
-        return btf
-
-    scanned, indexed = build(), build()
+    scanned = _strings_btf(base_strs, own_strs, split)
+    indexed = _strings_btf(base_strs, own_strs, split)
     indexed._own_str_index()
     for q in queries:
         assert scanned.find_str(q) == indexed.find_str(q)
@@ -344,13 +348,7 @@ def test_offsets_of_is_the_filtered_string_table(
     """offsets_of (the classic lookup, which searches forward from hit to hit) gives
     every whole own string in ``wanted`` at every offset it occurs, before and after the
     offset -> string table exists; repeated, empty and tail-shared strings included."""
-    base = Btf()
-    for s in base_strs:
-        base.strs += s + b"\0"
-    btf = Btf(base=base) if split else base
-    for s in own_strs:
-        btf.strs += s + b"\0"
-    btf.invalidate_str_index()
+    btf = _strings_btf(base_strs, own_strs, split)
     data = bytes(btf.strs)
     want = {}
     for local in range(len(data)):
