@@ -6,6 +6,7 @@ with the C tool's published numbers on this machine kind, and printed as a ratio
     python bench/run.py            # quick set (start-up, vmlinux x2, modules, batch)
     python bench/run.py --all      # plus every module, one process each (slow)
     python bench/run.py --json F   # also write the figures as JSON
+    python bench/run.py --profile  # also the stage profile of the vmlinux runs
 
 The package is byte-compiled first (as ``pip install`` does; this environment sets
 PYTHONDONTWRITEBYTECODE). Module runs use the base-BTF index cache, warmed once; the
@@ -96,6 +97,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--all", action="store_true", help="every module, one process each")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--profile", action="store_true",
+                    help="also print the stage profile of the vmlinux runs (from --report)")
     args = ap.parse_args()
     corpus = corpus_path()
     base = str(corpus / "btf-vmlinux")
@@ -133,6 +136,10 @@ def main() -> int:
         add("vmlinux newest pipeline",
             *measure([RESOLVE, str(vml)], args.repeat, setup=lambda: write_preresolve(vml, pre)),
             C_FIGURES["vmlinux newest pipeline"])
+        if args.profile:
+            for label, extra in (("classic", ["--config", "linux-6.12"]), ("newest", [])):
+                write_preresolve(vml, pre)
+                print_profile(label, [RESOLVE, *extra, str(vml)], work / "report.json")
 
         ctimes = c_module_times()
         env_cache = dict(os.environ, BTFIDS_CACHE_DIR=str(work / "cache"))
@@ -183,6 +190,21 @@ def main() -> int:
         records = [dict(zip(keys, r, strict=True)) for r in rows]
         args.json.write_text(json.dumps(records, indent=2))
     return 0
+
+
+def print_profile(label: str, argv: list[str], report: Path) -> None:
+    """One run with ``--report``: its phases, each pass's time, dedup's phases (ms)."""
+    subprocess.run([argv[0], "--report", str(report), *argv[1:]], check=True,
+                   stdout=subprocess.DEVNULL)
+    data = json.loads(report.read_text())
+    ms = lambda s: f"{s * 1000:.1f}"  # noqa: E731
+    print(f"  profile, vmlinux {label}: "
+          + ", ".join(f"{k} {ms(v)}" for k, v in data["phases"].items()))
+    for p in data["passes"]:
+        if p["seconds"] >= 0.001:
+            sub = {k[8:]: v for k, v in p.get("stats", {}).items() if k.startswith("seconds_")}
+            inner = ", ".join(f"{k} {ms(v)}" for k, v in sub.items() if v >= 0.001)
+            print(f"    {p['name']} {ms(p['seconds'])}" + (f" ({inner})" if inner else ""))
 
 
 def measure_help() -> tuple[float, float]:

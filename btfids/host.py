@@ -144,8 +144,12 @@ def _run_legacy(opts: RunOptions, log: Log, report: Report | None) -> RunResult:
     from . import legacy
 
     t0 = time.perf_counter()
-    legacy.run_in_place(opts.elf, btf_path=opts.btf, base_path=opts.btf_base, log=log)
+    seconds: dict[str, float] = {}
+    legacy.run_in_place(opts.elf, btf_path=opts.btf, base_path=opts.btf_base, log=log,
+                        seconds=seconds)
     if report is not None:
+        for name, value in seconds.items():
+            report.phase(name, value)
         report.phase("total", time.perf_counter() - t0)
         report.data["warnings"] = list(log.warning_lines)
     return RunResult(0, [opts.elf])

@@ -9,6 +9,7 @@ file (§5), zeroed inter-section gaps and truncation to the ELF extent (§5).
 from __future__ import annotations
 
 import struct
+import time
 from array import array
 
 from .btfio import BtfLoadError, load_base_btf, load_btf, load_btf_from_elf
@@ -40,15 +41,19 @@ _ALIGN_2 = {0x6FFFFFFF}  # GNU_versym
 
 
 def run_in_place(
-    elf_path: str, *, btf_path: str | None = None, base_path: str | None = None, log: Log
+    elf_path: str, *, btf_path: str | None = None, base_path: str | None = None, log: Log,
+    seconds: dict[str, float] | None = None,
 ) -> None:
     """Run the 6.12 tool on ``elf_path`` (changing it in place). Raises
-    :class:`~btfids.errors.BtfidsError` (exit 255) with the upstream message."""
+    :class:`~btfids.errors.BtfidsError` (exit 255) with the upstream message.
+    ``seconds`` receives the wall time of each step (for ``--report``)."""
     with open_elf(elf_path, writable=True) as elf:
-        _run(elf, btf_path, base_path, log)
+        _run(elf, btf_path, base_path, log, {} if seconds is None else seconds)
 
 
-def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log) -> None:
+def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
+         seconds: dict[str, float]) -> None:
+    t0 = time.perf_counter()
     cross = elf.order != _HOST
     want_align = 8 if elf.elfclass == 64 else 4
     symtab: Section | None = None
@@ -82,9 +87,12 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log) -
     # No swap on load: the words are the raw file bytes read in host order.
     section = BtfIdsSection.decode(ids_sec.index, ids_sec.addr, elf.data(ids_sec), _HOST)
     syms = collect_from(elf, section, symtab, log, ksym_name_len=None)
+    t1 = seconds["load_elf"] = time.perf_counter() - t0
     btf = _load(elf, btf_path, base_path)
+    t2 = seconds["load_btf"] = time.perf_counter() - t0 - t1
     resolve_ids(syms, btf, log, count_warnings=False)
     del btf
+    seconds["resolve"] = time.perf_counter() - t0 - t1 - t2
 
     words = list(section.words)
 
@@ -112,6 +120,7 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log) -
     elf.zero_gaps()
     elf.truncate_to_extent()
     elf.flush()
+    seconds["write"] = time.perf_counter() - t0 - sum(seconds.values())
     log.debug(f"update ok for {elf.path}")
 
 

@@ -28,10 +28,13 @@ def run_dedup(ctx: Context, options: Mapping[str, Any]) -> None:
     """``btf__dedup`` on the target BTF."""
     from btfids.btf.dedup import dedup
 
+    seconds: dict[str, float] = {}
     try:
-        dedup(ctx.btf)  # in place
+        dedup(ctx.btf, seconds=seconds)  # in place
     except (BtfError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED to dedup BTF: {_strerror(exc)}") from exc
+    for phase, value in seconds.items():  # the profile in --report
+        ctx.stat("dedup", f"seconds_{phase}", round(value, 6))
 
 
 def run_base_btf(ctx: Context, options: Mapping[str, Any]) -> None:

@@ -57,6 +57,21 @@ def test_strings_first_reference_order_and_unused_dropped(reference: bool) -> No
     assert b.strs_deduped
 
 
+def test_phase_seconds_for_the_report() -> None:
+    """``seconds`` gets every phase that ran, in order (the --report profile); the
+    string phase is skipped when the strings are already deduplicated."""
+    b = Btf()
+    struct(b, "s", [("m", int_(b, "int"))])
+    b = reparse(b)
+    seconds: dict[str, float] = {}
+    dedup(b, seconds=seconds)
+    assert list(seconds) == ["prep", "strings", "prim", "struct", "fwds", "ref", "compact"]
+    assert all(v >= 0 for v in seconds.values())
+    seconds.clear()
+    dedup(b, seconds=seconds)
+    assert "strings" not in seconds and len(seconds) == 6
+
+
 @pytest.mark.parametrize("reference", MODES)
 def test_strings_mid_string_and_empty_offsets(reference: bool) -> None:
     b = Btf()

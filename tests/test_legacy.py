@@ -72,7 +72,10 @@ def test_same_endian_patch_gaps_truncation(tmp_path: Path, elfclass: int) -> Non
     path = tmp_path / "m.ko"
     path.write_bytes(data)
     log = _log()
-    run_in_place(str(path), log=log)
+    seconds: dict[str, float] = {}
+    run_in_place(str(path), log=log, seconds=seconds)
+    assert list(seconds) == ["load_elf", "load_btf", "resolve", "write"]  # for --report
+    assert all(v >= 0 for v in seconds.values())
     out = path.read_bytes()
     want = bytearray(_expected_file(ids, EXPECTED, kw))  # type: ignore[arg-type]
     # the padding between the last section and the section header table is not a gap

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import time
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -408,17 +409,19 @@ class _Dedup:
         self.own_filters: dict[Any, tuple[set[int], Any]] = {}
 
     # ------------------------------------------------------------------ phases
-    def run(self) -> None:
+    def run(self, seconds: dict[str, float] | None = None) -> None:
         btf = self.btf
         btf.make_modifiable()
-        self.prep()
-        if not btf.strs_deduped:
-            self.strings()
-        self.prim_types()
-        self.struct_types()
-        self.resolve_fwds()
-        self.ref_types()
-        self.compact_and_remap()
+        phases = [("prep", self.prep), ("strings", self.strings), ("prim", self.prim_types),
+                  ("struct", self.struct_types), ("fwds", self.resolve_fwds),
+                  ("ref", self.ref_types), ("compact", self.compact_and_remap)]
+        if btf.strs_deduped:
+            del phases[1]
+        for name, phase in phases:
+            t0 = time.perf_counter()
+            phase()
+            if seconds is not None:
+                seconds[name] = time.perf_counter() - t0
 
     def prep(self) -> None:
         """§1.1: base types map to themselves and enter the table."""
@@ -1269,11 +1272,14 @@ def _differing(a: memoryview, b: memoryview) -> list[int]:
     return out
 
 
-def dedup(btf: Btf, *, reference: bool = False) -> None:
+def dedup(btf: Btf, *, reference: bool = False,
+          seconds: dict[str, float] | None = None) -> None:
     """``btf__dedup(btf, NULL)`` in place. ``reference=True`` runs the literal hashmap
-    emulation (real hashes, list reversals, no shortcuts) instead of the fast tables."""
+    emulation (real hashes, list reversals, no shortcuts) instead of the fast tables.
+    ``seconds`` receives the wall time of each phase (``strings``, ``prim``, ``struct``,
+    ``ref``, ...), for ``--report``."""
     d = _Dedup(btf, reference)
     try:
-        d.run()
+        d.run(seconds)
     except IndexError:
         raise BtfError("dedup: invalid type ID reference") from None
