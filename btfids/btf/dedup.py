@@ -1011,17 +1011,21 @@ class _Dedup:
         """§1.5: FWDs left unmapped go to the unique canonical STRUCT/UNION of that name."""
         T, kinds, m = self.T, self.kinds, self.map
         start = self.start
-        if _FWD not in kinds[start:]:
+        idx = self.index
+        lo = start if idx is not None else 0   # an indexed base answers for its part
+        kind_bytes = bytes(kinds[lo:])  # kinds are 7-bit
+        fwds = _ids_of_kind(kind_bytes, _FWD, start - lo, lo)
+        if not fwds:
             return
         names: dict[int, int] = {}
-        idx = self.index
-        for tid, k in enumerate(kinds[start:] if idx is not None else kinds,
-                                start if idx is not None else 0):
-            if k in _COMPOSITE and m[tid] == tid:
-                n = T[tid][0]
-                names[n] = 0 if n in names else tid
-        for tid in range(start, len(T)):
-            if kinds[tid] != _FWD or m[tid] != tid:
+        # a name's entry is the same in any visiting order: its ID if unique, else 0
+        for kind in _COMPOSITE:
+            for tid in _ids_of_kind(kind_bytes, kind, 0, lo):
+                if m[tid] == tid:
+                    n = T[tid][0]
+                    names[n] = 0 if n in names else tid
+        for tid in fwds:
+            if m[tid] != tid:
                 continue
             t = T[tid]
             c = names.get(t[0])
@@ -1269,6 +1273,20 @@ def _differing(a: memoryview, b: memoryview) -> list[int]:
         mid = (lo + hi) // 2
         todo.append((mid, hi))
         todo.append((lo, mid))
+    return out
+
+
+def _ids_of_kind(kinds: bytes, kind: int, first: int, first_id: int) -> list[int]:
+    """The IDs of ``kind`` from ``kinds`` (one byte per type, ``kinds[0]`` is ID
+    ``first_id``), starting at index ``first``, ascending. ``bytes.find`` is a memchr; a
+    Python or ``compress`` pass over a list costs 35–50 ns per type (vmlinux's FWD
+    resolution: 11 -> 6 ms)."""
+    out: list[int] = []
+    find = kinds.find
+    i = find(kind, first)
+    while i >= 0:
+        out.append(i + first_id)
+        i = find(kind, i + 1)
     return out
 
 
