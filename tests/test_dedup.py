@@ -389,7 +389,8 @@ def test_fast_tables_match_literal_hashmap(keys: list[int], base_n: int) -> None
 # ------------------------------------------------------------------ properties
 def _random_btf(rnd: random.Random) -> Btf:
     """Several "compilation units" over shared names: duplicated and conflicting
-    structs, FWDs, typedefs, pointers, arrays, protos and enums."""
+    structs, FWDs, typedefs, pointers, arrays, protos and enums (named or anonymous,
+    twins or not, enum FWDs, ENUM64)."""
     b = Btf()
     names = ["a", "b", "c", "d"]
     for _cu in range(rnd.randint(1, 4)):
@@ -418,8 +419,12 @@ def _random_btf(rnd: random.Random) -> Btf:
             elif what < 0.7:
                 pool.append(proto(b, rnd.choice(pool), [("x", rnd.choice(pool))]))
             elif what < 0.8:
-                vals = [("V" + name, 1)] if rnd.random() < 0.7 else []
-                pool.append(enum(b, name, vals))
+                # named and anonymous, twins and conflicts, FWDs (vlen 0), ENUM64
+                ename = rnd.choice([name, name, ""])
+                vals = [] if rnd.random() < 0.25 else [
+                    ("V" + ename, rnd.randint(0, 2)) for _ in range(rnd.randint(1, 2))]
+                make = enum64 if rnd.random() < 0.2 else enum
+                pool.append(make(b, ename, vals))
             else:
                 pool.append(ref(b, rnd.choice([K.CONST, K.VOLATILE]), rnd.choice(pool)))
     return reparse(b)

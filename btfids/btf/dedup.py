@@ -533,6 +533,13 @@ class _Dedup:
         table = self.table
         add = table.add
         cands = table.cands
+        # Standalone fast table: an enum key is the name alone, so the same-name chain of
+        # a vmlinux (its ~1,000 anonymous enums) made the loop below quadratic (~25 ms).
+        # While a key's chain holds no FWD enum, a full enum's only possible effect is its
+        # exact twin (at most one is ever added), found by content instead.
+        exact: dict[tuple[int, ...], int] | None = (
+            {} if isinstance(table, _FastTable) else None)
+        fwd_keys: set[Any] = set()
         for tid in range(self.start, len(T)):
             k = kinds[tid]
             if k in _NO_PRIM:
@@ -548,6 +555,17 @@ class _Dedup:
             elif k in _ANY_ENUM:
                 h = keyf[k](t)
                 t_fwd = not t[1] & 0xFFFFFF
+                if exact is not None:
+                    if t_fwd:
+                        fwd_keys.add(h)
+                    elif h not in fwd_keys:
+                        content = tuple(t)
+                        new = exact.get(content, tid)
+                        m[tid] = new
+                        if new == tid:
+                            exact[content] = tid
+                            add(h, tid)
+                        continue
                 for c in cands(h):
                     ct = T[c]
                     if ct == t:       # btf_equal_enum
