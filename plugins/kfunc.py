@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from btfids.btf import Btf, BtfError
@@ -116,15 +118,20 @@ _BASE_TAGS: weakref.WeakKeyDictionary[Btf, tuple[int, list[int]]] = (
 )
 
 
-def _own_decl_tags(btf: Btf) -> list[int]:
-    return [
-        tid for tid, t in enumerate(btf.types, btf.start_id)
-        if (t[1] >> 24) & 0x7F == K.DECL_TAG
-    ]
+_DECL_TAG_MASK = K.kind_table(K.DECL_TAG)
+_FUNC_MASK = K.kind_table(K.FUNC)
 
 
-def collect_decl_tags(btf: Btf) -> list[int]:
-    """Every DECL_TAG ID 1 … type_cnt−1, ascending, base included (passes.md §0)."""
+def _own_decl_tags(btf: Btf, info_bytes: bytes | None = None) -> list[int]:
+    if info_bytes is None:
+        info_bytes = btf.own_info_bytes()
+    return list(compress(range(btf.start_id, btf.type_cnt),
+                         info_bytes.translate(_DECL_TAG_MASK)))
+
+
+def collect_decl_tags(btf: Btf, info_bytes: bytes | None = None) -> list[int]:
+    """Every DECL_TAG ID 1 … type_cnt−1, ascending, base included (passes.md §0).
+    ``info_bytes``: ``btf.own_info_bytes()`` if the caller has it."""
     base = btf.base
     out: list[int] = []
     if base is not None:
@@ -137,7 +144,7 @@ def collect_decl_tags(btf: Btf) -> list[int]:
                 cached = (base.type_cnt, collect_decl_tags(base))
             _BASE_TAGS[base] = cached
         out = list(cached[1])
-    out.extend(_own_decl_tags(btf))
+    out.extend(_own_decl_tags(btf, info_bytes))
     return out
 
 
@@ -145,10 +152,12 @@ class FuncIndex:
     """``btf__find_by_name_kind_own(btf, name, FUNC)`` as a dict: the lowest own FUNC ID
     per name. Types appended after it was built are scanned on the next lookup."""
 
-    def __init__(self, btf: Btf) -> None:
+    def __init__(self, btf: Btf, info_bytes: bytes | None = None) -> None:
         self.btf = btf
         self.ids: dict[bytes, int] = {}
         self.upto = btf.start_id
+        # btf.own_info_bytes() of every current own type, for the first scan
+        self._info_bytes = info_bytes
 
     def find(self, name: bytes) -> int:
         btf = self.btf
@@ -167,20 +176,27 @@ class FuncIndex:
 
     def _scan(self, lo: int, hi: int) -> None:
         btf = self.btf
-        ids = self.ids
         start = btf.start_id
-        types = btf.types
-        name_offs = [
-            (tid, t[0]) for tid, t in enumerate(types[lo - start : hi - start], lo)
-            if (t[1] >> 24) & 0x7F == K.FUNC
-        ]
-        if name_offs:
-            own = btf.strings_by_offset()
+        info = self._info_bytes
+        self._info_bytes = None
+        if info is None or lo != start or len(info) != hi - lo:
+            info = btf.own_info_bytes(lo - start, hi - start)
+        mask = info.translate(_FUNC_MASK)
+        recs = btf.types[lo - start : hi - start]
+        tids = list(compress(range(lo, hi), mask))
+        if not tids:
+            self.upto = hi
+            return
+        offs = list(map(itemgetter(0), compress(recs, mask)))
+        names: list[bytes] = list(map(btf.strings_by_offset().get, offs))  # type: ignore[arg-type]
+        if None in names:  # a base string, or an offset inside a string
             slow = btf.str_at_fast
-            for tid, off in name_offs:
-                name = own.get(off)
-                if name is None:
-                    name = slow(off)
+            names = [slow(off) if n is None else n for off, n in zip(offs, names, strict=True)]
+        ids = self.ids
+        if not ids:   # lowest ID per name: of the reversed pairs, the last write wins
+            ids.update(zip(reversed(names), reversed(tids), strict=True))
+        else:
+            for tid, name in zip(tids, names, strict=True):
                 if name not in ids:
                     ids[name] = tid
         self.upto = hi
@@ -189,11 +205,12 @@ class FuncIndex:
 _FUNC_INDEX: weakref.WeakKeyDictionary[Btf, FuncIndex] = weakref.WeakKeyDictionary()
 
 
-def func_index(btf: Btf) -> FuncIndex:
-    """The (cached) own-FUNC index of ``btf``."""
+def func_index(btf: Btf, info_bytes: bytes | None = None) -> FuncIndex:
+    """The (cached) own-FUNC index of ``btf`` (``info_bytes``: ``btf.own_info_bytes()``,
+    if the caller has it, for a new index's first scan)."""
     index = _FUNC_INDEX.get(btf)
     if index is None:
-        index = _FUNC_INDEX[btf] = FuncIndex(btf)
+        index = _FUNC_INDEX[btf] = FuncIndex(btf, info_bytes)
     return index
 
 
@@ -205,7 +222,8 @@ def _malformed(node_name: bytes) -> BtfidsError:
 def run_discovery(ctx: Context, options: Mapping[str, Any]) -> None:
     """§0 DECL_TAG list and §1 kfuncs from ``BTF_KFUNCS`` set8 sets."""
     btf = ctx.btf
-    ctx.decl_tags = collect_decl_tags(btf)
+    info_bytes = btf.own_info_bytes()  # one C pass serves both scans below
+    ctx.decl_tags = collect_decl_tags(btf, info_bytes)
     ctx.kfuncs = []
     ctx.stat(DISCOVERY, "decl_tags_in_input", len(ctx.decl_tags))
     mismatch = options["flag_mismatch"]
@@ -222,7 +240,7 @@ def run_discovery(ctx: Context, options: Mapping[str, Any]) -> None:
         words = ids.section.words
         nwords = len(words)
         sec_addr = ids.section.addr
-        index = func_index(btf)
+        index = func_index(btf, info_bytes)
         for node in ids.descending(ids.sets):
             if node.kind != "set8" or len(node.addrs) != 1:
                 continue

@@ -359,3 +359,21 @@ def test_offsets_of_is_the_filtered_string_table(
     assert btf.offsets_of(wanted) == want
     btf.strings_by_offset()
     assert btf.offsets_of(wanted) == want
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=40), st.sets(st.integers(0, 127)),
+       st.integers(0, 45), st.integers(0, 45))
+def test_kind_masks_select_what_kind_of_selects(
+        infos: list[int], kinds: set[int], lo: int, hi: int) -> None:
+    """own_info_bytes + kind_table, the C-level kind filter, picks exactly the records
+    whose (info >> 24) & 0x7F is wanted, kflag and unused bits set or not, any range."""
+    from itertools import compress
+
+    b = Btf()
+    b.types = [[0, info, 0] for info in infos]
+    table = K.kind_table(*kinds)
+    lo, hi = min(lo, hi), max(lo, hi)
+    for rng, recs in (((0, None), b.types), ((lo, hi), b.types[lo:hi])):
+        mask = b.own_info_bytes(*rng).translate(table)
+        assert list(compress(range(len(recs)), mask)) == [
+            i for i, t in enumerate(recs) if K.kind_of(t[1]) in kinds]

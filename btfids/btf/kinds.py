@@ -51,6 +51,12 @@ BTF_MAGIC = 0xEB9F
 BTF_VERSION = 1
 
 
+def kind_table(*kinds: int) -> bytes:
+    """A ``bytes.translate`` table taking the top byte of an ``info`` word (``info >> 24``:
+    the 7-bit kind and the kflag) to 1 for ``kinds``, else 0."""
+    return bytes(1 if (b & 0x7F) in kinds else 0 for b in range(256))
+
+
 def kind_of(info: int) -> int:
     """Kind from an ``info`` word (new UAPI width: 7 bits)."""
     return (info >> 24) & 0x7F
