@@ -65,11 +65,12 @@ def test_phase_seconds_for_the_report() -> None:
     b = reparse(b)
     seconds: dict[str, float] = {}
     dedup(b, seconds=seconds)
-    assert list(seconds) == ["prep", "strings", "prim", "struct", "fwds", "ref", "compact"]
+    assert list(seconds) == [
+        "init", "prep", "strings", "prim", "struct", "fwds", "ref", "compact"]
     assert all(v >= 0 for v in seconds.values())
     seconds.clear()
     dedup(b, seconds=seconds)
-    assert "strings" not in seconds and len(seconds) == 6
+    assert "strings" not in seconds and len(seconds) == 7
 
 
 @pytest.mark.parametrize("reference", MODES)
