@@ -478,43 +478,56 @@ class _Dedup:
         base = btf.base
         by_off = btf.strings_by_offset()
         str_at = btf.str_at
+        # new string → its offset in the new section (insertion order = section order);
+        # ``size`` is the section's length so far (it is joined once at the end)
         newset: dict[bytes, int] = {}
-        buf = bytearray()
+        size = 0
+
+        # old offset → new offset, computed on first reference (a dict's __missing__:
+        # every later reference is a C-level hit)
         if base is None:
             newset[b""] = 0
-            buf += b"\0"
-        find_base = None
-        if base is not None:
+            size = 1
+
+            def missing(self: dict[int, int], off: int) -> int:
+                nonlocal size
+                s = by_off.get(off)
+                if s is None:
+                    s = str_at(off)
+                v = newset.get(s)
+                if v is None:
+                    v = newset[s] = size
+                    size += len(s) + 1
+                self[off] = v
+                return v
+        else:
             # run() made the object modifiable, which checked the base chain: an indexed
             # base answers directly (no per-string modifiability re-check)
             find_base = base.index.find_str if base.index is not None else base.find_str
 
-        class OffMap(dict[int, int]):
-            """old offset → new offset, computed on first reference."""
-
-            def __missing__(self, off: int) -> int:
+            def missing(self: dict[int, int], off: int) -> int:
+                nonlocal size
                 if off == 0 or off < start_off:
                     self[off] = off
                     return off
                 s = by_off.get(off)
                 if s is None:
                     s = str_at(off)
-                if find_base is not None:
-                    b = find_base(s)
-                    if b >= 0:
-                        self[off] = b
-                        return b
+                b = find_base(s)
+                if b >= 0:
+                    self[off] = b
+                    return b
                 v = newset.get(s)
                 if v is None:
-                    v = newset[s] = len(buf)
-                    buf.extend(s)
-                    buf.append(0)
-                if start_off:   # standalone: share the int object with ``newset``
-                    v += start_off
+                    v = newset[s] = size
+                    size += len(s) + 1
+                v += start_off
                 self[off] = v
                 return v
 
+        OffMap = type("OffMap", (dict,), {"__missing__": missing})
         om = OffMap()
+        new_off = om.__getitem__   # calls __missing__ too (map: no per-record frame)
         three = (_STRUCT, _UNION, _ENUM64)
         two = (_ENUM, _FUNC_PROTO)
         try:
@@ -525,20 +538,23 @@ class _Dedup:
                 t[0] = om[t[0]]
                 if len(t) > 3:
                     if kind in three:
-                        t[3::3] = [om[x] for x in t[3::3]]
+                        t[3::3] = map(new_off, t[3::3])
                     elif kind in two:
-                        t[3::2] = [om[x] for x in t[3::2]]
+                        t[3::2] = map(new_off, t[3::2])
                 if kind > K.MAX_KNOWN_KIND:
                     raise BtfError(f"dedup: unsupported BTF kind {kind}")
         finally:
-            del om
+            del om, new_off
             # A class is a reference cycle, freed only by the cyclic GC, which a run
             # pauses (gcpause.py); dropping the method frees its closure now: the
             # string -> offset table (vmlinux: 4.5 MB at the run's peak), the BTF.
-            del OffMap.__missing__
+            delattr(OffMap, "__missing__")
         by_off = {}  # the old table goes with the old section (before the new is built)
-        btf.strs = buf
         btf.invalidate_str_index()
+        buf = bytearray(b"\0").join(newset)   # one allocation, no bytes copy
+        if newset:
+            buf.append(0)
+        btf.strs = buf
         # ``newset`` already is the new section's string table, inverted (sort needs it)
         offs = newset.values() if not start_off else map(start_off.__add__, newset.values())
         btf.set_strings_by_offset(dict(zip(offs, newset, strict=True)))
