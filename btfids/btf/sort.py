@@ -113,6 +113,7 @@ def _remap_ids(types: list[list[int]], tr: list[int]) -> None:
     either rewritten whole or (on an out-of-range ID) left as it was."""
     composite = (K.STRUCT, K.UNION)
     single = K._TYPE_REF_KINDS
+    new_id = tr.__getitem__  # map(new_id, ...): no per-record comprehension frame
     i = 0
     try:
         for i, t in enumerate(types):  # noqa: B007 (i names the failing record)
@@ -121,17 +122,17 @@ def _remap_ids(types: list[list[int]], tr: list[int]) -> None:
                 t[2] = tr[t[2]]
             elif kind in composite:
                 if len(t) > 3:
-                    t[4::3] = [tr[x] for x in t[4::3]]
+                    t[4::3] = map(new_id, t[4::3])  # a list before assigning
             elif kind == K.FUNC_PROTO:
                 ret = tr[t[2]]
                 if len(t) > 3:
-                    t[4::2] = [tr[x] for x in t[4::2]]
+                    t[4::2] = map(new_id, t[4::2])
                 t[2] = ret
             elif kind == K.ARRAY:
                 t[3], t[4] = tr[t[3]], tr[t[4]]
             elif kind == K.DATASEC:
                 if len(t) > 3:
-                    t[3::3] = [tr[x] for x in t[3::3]]
+                    t[3::3] = map(new_id, t[3::3])
             elif kind > K.MAX_KNOWN_KIND:
                 raise BtfError(f"permute: unsupported BTF kind {kind}")
     except IndexError:
