@@ -1103,6 +1103,9 @@ class _Dedup:
                 if m[root] > MAX_NR:
                     slow(root)
             return
+        # standalone: most keys are new, and a dict probe says so without a cands() call
+        # (vmlinux: 91k roots)
+        has_key = table.lists.__contains__ if isinstance(table, _FastTable) else None
         for root in range(self.start, len(T)):
             if m[root] <= MAX_NR:
                 continue
@@ -1147,10 +1150,11 @@ class _Dedup:
             # every referenced ID is mapped: finish inline, as the walk would
             h = keyf[k](t)
             new = root
-            for c in cands(h):
-                if T[c] == t:
-                    new = c
-                    break
+            if has_key is None or has_key(h):
+                for c in cands(h):
+                    if T[c] == t:
+                        new = c
+                        break
             m[root] = new
             if new == root:
                 add(h, root)
