@@ -66,7 +66,7 @@ def test_phase_seconds_for_the_report() -> None:
     seconds: dict[str, float] = {}
     dedup(b, seconds=seconds)
     assert list(seconds) == [
-        "init", "prep", "strings", "prim", "struct", "fwds", "ref", "compact"]
+        "strings", "tables", "prep", "prim", "struct", "fwds", "ref", "compact"]
     assert all(v >= 0 for v in seconds.values())
     seconds.clear()
     dedup(b, seconds=seconds)
