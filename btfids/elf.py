@@ -17,7 +17,7 @@ from .errors import BtfidsError
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import Any, BinaryIO
 
 SHT_NULL = 0
 SHT_PROGBITS = 1
@@ -181,11 +181,14 @@ class ElfImage:
         fmt = self.order + ("IBBHQQ" if is64 else "IIIBBH")
         entsize = symtab.entsize
         # st_name is the first word of both layouts: read all of them in one go.
-        names = array("I")
-        if entsize % 4 == 0:
+        name_offs: Any
+        if entsize % 4 == 0 and self.order == _HOST:
+            # a strided view of the table, no copy (vmlinux: 4.4 MB, ~3 ms)
+            name_offs = memoryview(data)[: count * entsize].cast("I")[:: entsize // 4]
+        elif entsize % 4 == 0:
+            names = array("I")
             names.frombytes(data[: count * entsize])
-            if self.order != _HOST:
-                names.byteswap()
+            names.byteswap()
             name_offs = names[:: entsize // 4]
         else:
             name_offs = array("I", (struct.unpack_from(self.order + "I", data, i * entsize)[0]
