@@ -280,7 +280,7 @@ class Btf:
         names: list[int] = []
         infos: list[int] = []
         names_append, infos_append = names.append, infos.append
-        fixed = K._FIXED_WORDS
+        head = [3 + n for n in K._FIXED_WORDS]  # words before the vlen elements
         elem = K._ELEM_WORDS
         single_ref = K._TYPE_REF_KINDS
         known = K.MAX_KNOWN_KIND
@@ -290,17 +290,16 @@ class Btf:
         max_ref = 0
         funcs: list[int] = []
         pos = 0
-        tid = self.start_id
         while pos + 3 <= nwords:
             info = w[pos + 1]
             kind = (info >> 24) & 0x7F
             if kind <= known:
                 vlen = info & 0xFFFFFF
-                end = pos + 3 + fixed[kind] + elem[kind] * vlen
+                end = pos + head[kind] + elem[kind] * vlen
             else:
                 end = pos + 3 + self._unknown_kind_words(kind, info & 0xFFFFFF, order)
             if end > nwords:
-                raise BtfError("BTF type [%u] is malformed" % tid)
+                raise BtfError("BTF type [%u] is malformed" % (self.start_id + len(types)))
             name = w[pos]
             if name > max_name:
                 max_name = name
@@ -354,10 +353,9 @@ class Btf:
                 names_append(name)
                 infos_append(info)
             pos = end
-            tid += 1
         if pos != nwords or rem:
             raise BtfError("BTF types data is malformed")
-        cnt = tid
+        cnt = self.start_id + len(types)
         if max_name >= self.start_str_off + len(self.strs) or max_ref >= cnt:
             checked = False
         elif records:
