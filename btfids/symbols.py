@@ -296,7 +296,7 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
                 continue
             own_name = wanted.get(off)
             if own_name is None:
-                # level.is_string_start(off), inlined (vmlinux: 56k calls, ~4 ms)
+                # a whole own string starts at the section start or after a NUL
                 local = off - own_start
                 if local == 0 or (local > 0 and strs[local - 1] == 0):
                     continue        # a whole own string, not a wanted one

@@ -358,32 +358,25 @@ class Btf:
         cnt = self.start_id + len(types)
         if max_name >= self.start_str_off + len(self.strs) or max_ref >= cnt:
             checked = False
-        elif records:
-            checked = self._funcs_typed_by_protos(funcs, types, 1, None)
         else:
-            checked = self._funcs_typed_by_protos(funcs, w, 1, types)
+            checked = self._funcs_typed_by_protos(funcs, types if records else infos, records)
         if not records:
             append(pos)
             return LazyTypes(w, types, names, infos), checked  # type: ignore[return-value]
         return types, checked
 
-    def _funcs_typed_by_protos(self, funcs: list[int], recs: list[Any], at: int,
-                               offs: list[int] | None) -> bool:
-        """Every FUNC's type is a FUNC_PROTO. Own type ``i``'s info word is
-        ``recs[i][at]``, or with ``offs`` (undecoded records) ``recs[offs[i] + at]``."""
+    def _funcs_typed_by_protos(self, funcs: list[int], own: list[Any],
+                               records: bool) -> bool:
+        """Every FUNC's type (``funcs``) is a FUNC_PROTO. ``own[i]`` is own type ``i``'s
+        record, or with ``records=False`` its info word."""
         start = self.start_id
         base = self.base
-        if offs is not None:
-            for proto in funcs:
-                if proto >= start:
-                    if (recs[offs[proto - start] + at] >> 24) & 0x7F != K.FUNC_PROTO:
-                        return False
-                elif proto == 0 or base is None or base.kind(proto) != K.FUNC_PROTO:
-                    return False
-            return True
         for proto in funcs:
             if proto >= start:
-                if (recs[proto - start][at] >> 24) & 0x7F != K.FUNC_PROTO:
+                info = own[proto - start]
+                if records:
+                    info = info[1]
+                if (info >> 24) & 0x7F != K.FUNC_PROTO:
                     return False
             elif proto == 0 or base is None or base.kind(proto) != K.FUNC_PROTO:
                 return False
@@ -546,11 +539,6 @@ class Btf:
             found[pos + start] = s
             pos += len(s) + 1
         return found
-
-    def is_string_start(self, off: int) -> bool:
-        """True when own logical offset ``off`` starts a whole string."""
-        local = off - self.start_str_off
-        return local == 0 or self.strs[local - 1] == 0
 
     def set_strings_by_offset(self, table: dict[int, bytes]) -> None:
         """Install the :meth:`strings_by_offset` table of the current section (from a
