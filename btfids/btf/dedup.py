@@ -383,9 +383,7 @@ class _Dedup:
         btf = self.btf
         reference = self.reference
         base = btf.base
-        self.index = idx = (
-            base.index if base is not None and base.base is None and not reference else None
-        )
+        idx = self.index
         self.T: Any
         if idx is not None:
             assert base is not None
@@ -1071,8 +1069,10 @@ class _Dedup:
         T, kinds, m = self.T, self.kinds, self.map
         start = self.start
         idx = self.index
-        lo = start if idx is not None else 0   # an indexed base answers for its part
-        kind_bytes = bytes(kinds[lo:])  # kinds are 7-bit
+        if idx is None and self.btf.base is not None:
+            lo, kind_bytes = 0, bytes(kinds)  # the base's composites count too
+        else:   # own types only (an indexed base answers for its part below)
+            lo, kind_bytes = start, self.own_kinds
         fwds = _ids_of_kind(kind_bytes, _FWD, start - lo, lo)
         if not fwds:
             return
