@@ -53,7 +53,14 @@ def run_in_place(
 
 def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
          seconds: dict[str, float]) -> None:
-    t0 = time.perf_counter()
+    last = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        seconds[step] = now - last
+        last = now
+
     cross = elf.order != _HOST
     want_align = 8 if elf.elfclass == 64 else 4
     symtab: Section | None = None
@@ -87,12 +94,12 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
     # No swap on load: the words are the raw file bytes read in host order.
     section = BtfIdsSection.decode(ids_sec.index, ids_sec.addr, elf.data(ids_sec), _HOST)
     syms = collect_from(elf, section, symtab, log, ksym_name_len=None)
-    t1 = seconds["load_elf"] = time.perf_counter() - t0
+    lap("load_elf")
     btf = _load(elf, btf_path, base_path)
-    t2 = seconds["load_btf"] = time.perf_counter() - t0 - t1
+    lap("load_btf")
     resolve_ids(syms, btf, log, count_warnings=False)
     del btf
-    seconds["resolve"] = time.perf_counter() - t0 - t1 - t2
+    lap("resolve")
 
     words = list(section.words)
 
@@ -120,7 +127,7 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
     elf.zero_gaps()
     elf.truncate_to_extent()
     elf.flush()
-    seconds["write"] = time.perf_counter() - t0 - sum(seconds.values())
+    lap("write")
     log.debug(f"update ok for {elf.path}")
 
 
