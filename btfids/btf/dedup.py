@@ -1117,7 +1117,9 @@ class _Dedup:
             return
         # standalone: most keys are new, and a dict probe says so without a cands() call
         # (vmlinux: 91k roots)
-        has_key = table.lists.__contains__ if isinstance(table, _FastTable) else None
+        fast = table if isinstance(table, _FastTable) else _FastTable()  # (unused if not)
+        fast_lists = fast.lists
+        has_key = fast_lists.__contains__ if fast is table else None
         for root in range(self.start, len(T)):
             if m[root] <= MAX_NR:
                 continue
@@ -1167,9 +1169,17 @@ class _Dedup:
                     if T[c] == t:
                         new = c
                         break
-            m[root] = new
-            if new == root:
-                add(h, root)
+                m[root] = new
+                if new == root:
+                    add(h, root)
+            else:
+                m[root] = root
+                # _FastTable.add for a key it lacks, without the call (vmlinux: 88k)
+                if fast.size == fast.grow_at:
+                    add(h, root)
+                else:
+                    fast_lists[h] = root
+                    fast.size += 1
 
     def _dedup_ref(self, root: int) -> int:
         """``btf_dedup_ref_type`` with an explicit stack (no recursion limit)."""
