@@ -41,12 +41,19 @@ def sort_by_name(btf: Btf) -> None:
     order, first = _name_order(btf)
     id_map = _inverse(order, first)
     types = btf.types
+    # Each record to its new place, visited in the current order: the records sit in
+    # memory in that order, and putting one in a list touches it (vmlinux: 6 ms this
+    # way, 18 ms through ``map`` in the new order, a cache miss per record).
+    new_types: list[list[int]] = [None] * len(types)  # type: ignore[list-item]
+    start = btf.start_id
     if btf.base is None:
-        new_types = list(map(types.__getitem__, map((-1).__add__, order[1:])))
+        for t, new in zip(types, id_map[1:], strict=True):
+            new_types[new - 1] = t
         tr = id_map
     else:
-        new_types = list(map(types.__getitem__, order))
-        tr = list(range(btf.start_id))
+        for t, new in zip(types, id_map, strict=True):
+            new_types[new - start] = t
+        tr = list(range(start))
         tr.extend(id_map)
     _apply(btf, new_types, tr)
 
