@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 ENV_CONFIG = "BTFIDS_CONFIG"
 CONFIG_NAME = "btfids.toml"
 DEFAULT_PRESET = "bpf-next"
-PRESET_PACKAGE = "btfids_presets"
 #: ``newest``: side files (bpf-next); ``in-place-6.12``: the Linux 6.12 in-place rewrite.
 MODES = ("newest", "in-place-6.12")
 TOP_KEYS: dict[str, type] = {
