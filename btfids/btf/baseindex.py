@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from .model import Btf
 
-FORMAT = b"btfids-base-index-4"
+FORMAT = b"btfids-base-index-5"
 # The dedup table groups are keyed by Python's (deterministic) hash of int tuples,
 # which may change between Python versions: part of the format tag.
 _TAG = FORMAT + b"/%d" % sys.hexversion

@@ -17,6 +17,10 @@ chains are newest-first and get reversed by every table growth. Two emulations e
   relative order is identical. Growth is a global orientation flag instead of list
   reversals, and the base's part of the table (split BTF) is computed once per base
   object and shared. Both paths run the same phase code.
+  Where the hash folds every word of the record (and every candidate is compared word
+  for word), the key is Python's ``hash`` of that tuple, an int: entries of different
+  tuples that share it are rejected by the comparison, and those of one tuple keep
+  their relative order (vmlinux: 88k reference-type keys, 3.6 MB less at the peak).
 """
 
 from __future__ import annotations
@@ -128,9 +132,15 @@ _HASH_BY_KIND: dict[int, Callable[[Any], Any]] = {
     _ENUM: _h_enum, _ENUM64: _h_enum, _STRUCT: _h_struct, _UNION: _h_struct,
     _ARRAY: _h_array, _FUNC_PROTO: _h_fnproto,
 }
-# Kinds whose hash folds every word of the record: the key is ``tuple(t)``.
+def _k_words(t: Sequence[int]) -> int:
+    """Key of a kind whose hash folds every word (candidates are compared word for
+    word): the tuple's hash (hot loops inline it)."""
+    return hash(tuple(t))
+
+
+# Kinds whose hash folds every word of the record: the key is ``hash(tuple(t))``.
 _KEY_BY_KIND: dict[int, Callable[[Any], Any]] = {
-    k: tuple for k in (_CONST, _VOLATILE, _RESTRICT, _PTR, _FWD, _FUNC, _FLOAT, _TYPE_TAG,
+    k: _k_words for k in (_CONST, _VOLATILE, _RESTRICT, _PTR, _FWD, _FUNC, _FLOAT, _TYPE_TAG,
                        _INT, _DECL_TAG, _ARRAY, _FUNC_PROTO)
 }
 _KEY_BY_KIND.update({_TYPEDEF: _k_typedef, _ENUM: _k_enum, _ENUM64: _k_enum,
@@ -301,7 +311,7 @@ def _base_part(base_types: list[list[int]], type_cnt: int) -> _BasePart:
             cap = max(4, 2 * cap)
             flip ^= 1
             grow_at = _next_grow(cap)
-        lst = setdefault(f(t), [])
+        lst = setdefault(hash(tuple(t)) if f is _k_words else f(t), [])
         # base entries are added at the real front; stored orientation depends on flip
         if flip:
             lst.append(tid)
@@ -1161,8 +1171,9 @@ class _Dedup:
             else:
                 slow(root)
                 continue
-            # every referenced ID is mapped: finish inline, as the walk would
-            h = keyf[k](t)
+            # every referenced ID is mapped: finish inline, as the walk would (every
+            # reference kind's key is _k_words)
+            h = hash(tuple(t))
             new = root
             if has_key is None or has_key(h):
                 for c in cands(h):
