@@ -188,10 +188,7 @@ class FuncIndex:
             self.upto = hi
             return
         offs = list(map(itemgetter(0), compress(recs, mask)))
-        names: list[bytes] = list(map(btf.strings_by_offset().get, offs))  # type: ignore[arg-type]
-        if None in names:  # a base string, or an offset inside a string
-            slow = btf.str_at_fast
-            names = [slow(off) if n is None else n for off, n in zip(offs, names, strict=True)]
+        names = btf.strings_at(offs)
         ids = self.ids
         if not ids:   # lowest ID per name: of the reversed pairs, the last write wins
             ids.update(zip(reversed(names), reversed(tids), strict=True))

@@ -361,6 +361,26 @@ def test_offsets_of_is_the_filtered_string_table(
     assert btf.offsets_of(wanted) == want
 
 
+@given(_words, _words, st.lists(st.integers(0, 60), max_size=12), st.booleans(),
+       st.booleans())
+def test_strings_at_is_str_at_of_every_offset(
+        base_strs: list[bytes], own_strs: list[bytes], picks: list[int], split: bool,
+        table: bool) -> None:
+    """strings_at (sliced in C, or through the offset table once built) reads what
+    str_at reads at every offset: string starts, offsets inside a string, base
+    offsets of a split BTF; an offset past the section fails as str_at does."""
+    btf = _strings_btf(base_strs, own_strs, split)
+    if table:
+        btf.strings_by_offset()
+    end = btf.start_str_off + len(btf.strs)
+    offs = [p % end for p in picks] if end else []
+    assert btf.strings_at(offs) == [btf.str_at(o) for o in offs]
+    own = [o for o in offs if o >= btf.start_str_off]   # the sliced path, split too
+    assert btf.strings_at(own) == [btf.str_at(o) for o in own]
+    with pytest.raises(BtfError, match="out of range"):
+        btf.strings_at([*offs, end])
+
+
 @given(st.lists(st.integers(0, 2**32 - 1), max_size=40), st.sets(st.integers(0, 127)),
        st.integers(0, 45), st.integers(0, 45))
 def test_kind_masks_select_what_kind_of_selects(

@@ -496,8 +496,10 @@ class _Dedup:
         btf = self.btf
         start_off = btf.start_str_off
         base = btf.base
-        by_off = btf.strings_by_offset()
-        str_at = btf.str_at
+        # a string is sliced from the section on its first reference (an offset table
+        # of vmlinux's section would be ~13 MB at the run's peak)
+        data = bytes(btf.strs)   # data.index(0, pos): the NUL ending the string at pos
+        str_at = btf.str_at      # past the section: its error
         # new string → its offset in the new section (insertion order = section order);
         # ``size`` is the section's length so far (it is joined once at the end)
         newset: dict[bytes, int] = {}
@@ -511,8 +513,9 @@ class _Dedup:
 
             def missing(self: dict[int, int], off: int) -> int:
                 nonlocal size
-                s = by_off.get(off)
-                if s is None:
+                try:
+                    s = data[off : data.index(0, off)]
+                except ValueError:
                     s = str_at(off)
                 v = newset.get(s)
                 if v is None:
@@ -530,8 +533,10 @@ class _Dedup:
                 if off == 0 or off < start_off:
                     self[off] = off
                     return off
-                s = by_off.get(off)
-                if s is None:
+                local = off - start_off
+                try:
+                    s = data[local : data.index(0, local)]
+                except ValueError:
                     s = str_at(off)
                 b = find_base(s)
                 if b >= 0:
@@ -566,13 +571,17 @@ class _Dedup:
         finally:
             del om, new_off
             # A class is a reference cycle, freed only by the cyclic GC, which a run
-            # pauses (gcpause.py); dropping the method frees its closure now: the
-            # string -> offset table (vmlinux: 4.5 MB at the run's peak), the BTF.
+            # pauses (gcpause.py); dropping the method frees its closure now (the
+            # section's copy, the string table, the BTF).
             delattr(OffMap, "__missing__")
-        by_off = {}  # the old table goes with the old section (before the new is built)
+        data = b""   # the old section's copy goes before the new is built
         btf.invalidate_str_index()
-        buf = bytearray(b"\0").join(newset)   # one allocation, no bytes copy
-        if newset:
+        # every string and its NUL, joined a slice at a time: a join allocates an 80-byte
+        # buffer record per item (vmlinux's 100k strings at once: 8 MB at the peak)
+        buf = bytearray()
+        strings = iter(newset)
+        while chunk := list(itertools.islice(strings, 8192)):
+            buf += b"\0".join(chunk)
             buf.append(0)
         btf.strs = buf
         # ``newset`` already is the new section's string table, inverted (sort needs it)
@@ -1115,7 +1124,7 @@ class _Dedup:
         """§1.9: reference types bottom-up. A type whose referenced IDs are all mapped
         is finished inline; anything else goes through the explicit-stack walk
         (``reference=True``: everything does)."""
-        T, kinds, m, keyf = self.T, self.kinds, self.map, self.keyf
+        T, kinds, m = self.T, self.kinds, self.map
         table = self.table
         add = table.add
         cands = table.cands

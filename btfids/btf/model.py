@@ -12,8 +12,9 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from itertools import accumulate, compress, repeat
-from operator import itemgetter, rshift
+from operator import itemgetter, rshift, sub
 
 from . import kinds as K
 
@@ -503,16 +504,29 @@ class Btf:
         return self._str_by_off
 
     def own_names(self) -> list[bytes]:
-        """The names of the own types in ID order, through :meth:`strings_by_offset`
-        (one C pass); a base string or an offset inside a string is read the slow way."""
-        by_off = self.strings_by_offset()
-        types = self.types
-        found: list[bytes] = list(map(by_off.get, map(itemgetter(0), types)))  # type: ignore[arg-type]
-        if None in found:
-            str_at = self.str_at_fast
-            found = [s if s is not None else str_at(t[0])
-                     for s, t in zip(found, types, strict=True)]
-        return found
+        """The names of the own types in ID order (:meth:`strings_at`)."""
+        return self.strings_at(list(map(itemgetter(0), self.types)))
+
+    def strings_at(self, offs: list[int]) -> list[bytes]:
+        """:meth:`str_at_fast` of every logical offset in ``offs``, in C: through the
+        :meth:`strings_by_offset` table when something built it, else sliced from the
+        section (vmlinux: the table is ~13 MB that a run need never build)."""
+        by_off = self._str_by_off
+        if by_off is not None:
+            found: list[bytes] = list(map(by_off.get, offs))  # type: ignore[arg-type]
+            if None in found:   # a base string, or an offset inside a string
+                str_at = self.str_at_fast
+                found = [s if s is not None else str_at(off)
+                         for s, off in zip(found, offs, strict=True)]
+            return found
+        start = self.start_str_off
+        data = bytes(self.strs)
+        if not offs or min(offs) < start or max(offs) >= start + len(data):
+            return [self.str_at_fast(off) for off in offs]   # base strings, or an error
+        local = list(map(sub, offs, repeat(start))) if start else offs
+        # data[off : data.index(0, off)] for each: the section ends with a NUL
+        ends = map(partial(data.index, 0), local)
+        return list(map(data.__getitem__, map(slice, local, ends)))
 
     def built_strings_by_offset(self) -> dict[int, bytes] | None:
         """:meth:`strings_by_offset` when something already built it, else None."""
@@ -555,13 +569,14 @@ class Btf:
         return parts, accumulate(map((1).__add__, map(len, parts)), initial=self.start_str_off)
 
     def str_at_fast(self, off: int) -> bytes:
-        """:meth:`str_at` through the per-level offset tables."""
+        """:meth:`str_at` through the per-level offset tables where they are built."""
         btf = self
         while off < btf.start_str_off and btf.base is not None:
             btf = btf.base
-        if btf.index is not None:
+        by_off = btf._str_by_off
+        if by_off is None or btf.index is not None:
             return btf.str_at(off)
-        s = btf.strings_by_offset().get(off)
+        s = by_off.get(off)
         return s if s is not None else btf.str_at(off)
 
     def name(self, tid: int) -> bytes:
