@@ -521,8 +521,14 @@ class Btf:
             return found
         start = self.start_str_off
         data = bytes(self.strs)
-        if not offs or min(offs) < start or max(offs) >= start + len(data):
-            return [self.str_at_fast(off) for off in offs]   # base strings, or an error
+        end = start + len(data)
+        if not offs:
+            return []
+        if min(offs) < start or max(offs) >= end:
+            # some base strings (a module names a few things with the base's strings),
+            # or an offset past the section (str_at_fast raises its error)
+            return [data[off - start : data.index(0, off - start)] if start <= off < end
+                    else self.str_at_fast(off) for off in offs]
         local = list(map(sub, offs, repeat(start))) if start else offs
         # data[off : data.index(0, off)] for each: the section ends with a NUL
         ends = map(partial(data.index, 0), local)
