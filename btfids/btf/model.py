@@ -294,6 +294,22 @@ class Btf:
         while pos + 3 <= nwords:
             info = w[pos + 1]
             kind = (info >> 24) & 0x7F
+            name = w[pos]
+            if name > max_name:
+                max_name = name
+            if kind == FUNC:    # vmlinux: 47k of 107k, three words (vlen is the linkage)
+                x = w[pos + 2]
+                if x > max_ref:
+                    max_ref = x
+                funcs.append(x)
+                if records:
+                    append(w[pos : pos + 3])
+                else:
+                    append(pos)
+                    names_append(name)
+                    infos_append(info)
+                pos += 3
+                continue
             if kind <= known:
                 vlen = info & 0xFFFFFF
                 end = pos + head[kind] + elem[kind] * vlen
@@ -301,9 +317,6 @@ class Btf:
                 end = pos + 3 + self._unknown_kind_words(kind, info & 0xFFFFFF, order)
             if end > nwords:
                 raise BtfError("BTF type [%u] is malformed" % (self.start_id + len(types)))
-            name = w[pos]
-            if name > max_name:
-                max_name = name
             if kind in single_ref:
                 x = w[pos + 2]
                 if x > max_ref:
