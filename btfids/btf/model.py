@@ -317,12 +317,10 @@ class Btf:
                 end = pos + 3 + self._unknown_kind_words(kind, info & 0xFFFFFF, order)
             if end > nwords:
                 raise BtfError("BTF type [%u] is malformed" % (self.start_id + len(types)))
-            if kind in single_ref:
+            if kind in single_ref:    # FUNC is done above
                 x = w[pos + 2]
                 if x > max_ref:
                     max_ref = x
-                if kind == FUNC:
-                    funcs.append(x)
             elif kind == FUNC_PROTO:
                 x = w[pos + 2]
                 if x > max_ref:
