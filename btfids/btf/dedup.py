@@ -555,6 +555,7 @@ class _Dedup:
         new_off = om.__getitem__   # calls __missing__ too (map: no per-record frame)
         three = (_STRUCT, _UNION, _ENUM64)
         two = (_ENUM, _FUNC_PROTO)
+        known = K.MAX_KNOWN_KIND
         try:
             for t in btf.types:
                 kind = (t[1] >> 24) & 0x7F
@@ -566,7 +567,7 @@ class _Dedup:
                         t[3::3] = map(new_off, t[3::3])
                     elif kind in two:
                         t[3::2] = map(new_off, t[3::2])
-                if kind > K.MAX_KNOWN_KIND:
+                if kind > known:
                     raise BtfError(f"dedup: unsupported BTF kind {kind}")
         finally:
             del om, new_off

@@ -120,27 +120,29 @@ def _remap_ids(types: list[list[int]], tr: list[int]) -> None:
     either rewritten whole or (on an out-of-range ID) left as it was."""
     composite = (K.STRUCT, K.UNION)
     single = K._TYPE_REF_KINDS
+    FUNC, FUNC_PROTO, ARRAY, DATASEC = K.FUNC, K.FUNC_PROTO, K.ARRAY, K.DATASEC
+    known = K.MAX_KNOWN_KIND
     new_id = tr.__getitem__  # map(new_id, ...): no per-record comprehension frame
     i = 0
     try:
         for i, t in enumerate(types):  # noqa: B007 (i names the failing record)
             kind = (t[1] >> 24) & 0x7F
-            if kind in single:
+            if kind == FUNC or kind in single:   # FUNC: 47k of vmlinux's 107k
                 t[2] = tr[t[2]]
-            elif kind in composite:
-                if len(t) > 3:
-                    t[4::3] = map(new_id, t[4::3])  # a list before assigning
-            elif kind == K.FUNC_PROTO:
+            elif kind == FUNC_PROTO:
                 ret = tr[t[2]]
                 if len(t) > 3:
                     t[4::2] = map(new_id, t[4::2])
                 t[2] = ret
-            elif kind == K.ARRAY:
+            elif kind in composite:
+                if len(t) > 3:
+                    t[4::3] = map(new_id, t[4::3])  # a list before assigning
+            elif kind == ARRAY:
                 t[3], t[4] = tr[t[3]], tr[t[4]]
-            elif kind == K.DATASEC:
+            elif kind == DATASEC:
                 if len(t) > 3:
                     t[3::3] = map(new_id, t[3::3])
-            elif kind > K.MAX_KNOWN_KIND:
+            elif kind > known:
                 raise BtfError(f"permute: unsupported BTF kind {kind}")
     except IndexError:
         raise _RemapError(i) from None
