@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import struct
-from array import array
-from itertools import compress
 
 from ._dc import dataclass
 from .errors import BtfidsError
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from collections.abc import Iterable
+    from typing import BinaryIO
 
 SHT_NULL = 0
 SHT_PROGBITS = 1
@@ -129,8 +128,11 @@ class ElfImage:
         self._f.seek(offset)
         data = self._f.read(size)
         if len(data) != size:
-            raise ElfError(f"FAILED: {self.path}: truncated ELF (section data past end of file)")
+            raise self._truncated()
         return data
+
+    def _truncated(self) -> ElfError:
+        return ElfError(f"FAILED: {self.path}: truncated ELF (section data past end of file)")
 
     # -------------------------------------------------------------- queries
     @property
@@ -167,43 +169,37 @@ class ElfImage:
 
     def symbols_with_prefix(self, symtab: Section, prefix: bytes, shndx: int) -> list[Symbol]:
         """Symbols in table order whose name starts with ``prefix`` and whose ``st_shndx``
-        is ``shndx``. Pre-filters through the string table, so vmlinux's ~190k symbols
-        cost one pass over an array of name offsets."""
+        is ``shndx``. The ``st_shndx`` column is cut out of the table in C and searched
+        with ``bytes.find``, so of vmlinux's ~190k symbols only the ~1.4k in the section
+        are looked at one by one."""
         if symtab.entsize == 0:
             raise ElfError(f"FAILED: {self.path}: symbol table has sh_entsize 0")
         data = self.data(symtab)
-        strtab = self.data(self.sections[symtab.link]) if symtab.link < len(self.sections) else b""
-        wanted = _string_offsets_with_prefix(strtab, prefix)
-        if not wanted:
-            return []
+        link = symtab.link
+        strsec = self.sections[link] if link < len(self.sections) else None
+        if strsec is not None and strsec.type != SHT_NOBITS and (
+                strsec.offset + strsec.size > self.file_size):
+            raise self._truncated()   # read only if a symbol is in the section
         count = symtab.size // symtab.entsize
         is64 = self.elfclass == 64
         fmt = self.order + ("IBBHQQ" if is64 else "IIIBBH")
         entsize = symtab.entsize
-        # st_name is the first word of both layouts: read all of them in one go.
-        name_offs: Any
-        if entsize % 4 == 0 and self.order == _HOST:
-            # a strided view of the table, no copy (vmlinux: 4.4 MB, ~3 ms)
-            name_offs = memoryview(data)[: count * entsize].cast("I")[:: entsize // 4]
-        elif entsize % 4 == 0:
-            names = array("I")
-            names.frombytes(data[: count * entsize])
-            names.byteswap()
-            name_offs = names[:: entsize // 4]
-        else:
-            name_offs = array("I", (struct.unpack_from(self.order + "I", data, i * entsize)[0]
-                                    for i in range(count)))
+        strtab: bytes | None = None
         out: list[Symbol] = []
-        # the indexes of the candidates, selected in C (vmlinux: 190k symbols, ~1.4k hits)
-        for i in compress(range(count), map(wanted.__contains__, name_offs[:count])):
-            noff = name_offs[i]
+        for i in _maybe_in_section(data, count, entsize, 6 if is64 else 14, shndx,
+                                   self.order):
             f = struct.unpack_from(fmt, data, i * entsize)
             if is64:
-                _, _, _, st_shndx, value, size = f
+                noff, _, _, st_shndx, value, size = f
             else:
-                _, value, size, _, _, st_shndx = f
-            if st_shndx == shndx:
-                out.append(Symbol(strtab[noff : strtab.index(b"\0", noff)], value, size, shndx))
+                noff, value, size, _, _, st_shndx = f
+            if st_shndx != shndx:
+                continue
+            if strtab is None:
+                strtab = self.data(strsec) if strsec is not None else b""
+            if strtab.startswith(prefix, noff):
+                out.append(Symbol(strtab[noff : strtab.index(b"\0", noff)], value, size,
+                                  shndx))
         return out
 
     def extent(self) -> int:
@@ -286,22 +282,30 @@ class ElfImage:
 
 _HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
 
+def _maybe_in_section(data: bytes, count: int, entsize: int, at: int, shndx: int,
+                      order: str) -> Iterable[int]:
+    """Indexes (ascending) of the ``count`` symbols of ``data`` whose 2-byte
+    ``st_shndx`` (at byte ``at`` of each ``entsize``-byte entry, byte order ``order``)
+    may be ``shndx``: every such symbol, perhaps a few others (the caller checks)."""
+    if not data:
+        return ()
+    if entsize % 2:
+        return range(count)
+    column = memoryview(data)[: count * entsize].cast("H")[at // 2 :: entsize // 2].tobytes()
+    needle = struct.pack(order + "H", shndx)
+    hits = []
+    pos = column.find(needle)
+    while pos >= 0:
+        if not pos % 2:     # a match across two entries is not one
+            hits.append(pos // 2)
+        pos = column.find(needle, pos + 1)
+    return hits
+
+
 def _minus(a: int, b: int, c: int, d: int) -> list[tuple[int, int]]:
     """The range [a, b) without [c, d), as up to two non-empty ranges."""
     parts = [(a, min(b, c)), (max(a, d), b)]
     return [(x, y) for x, y in parts if x < y]
-
-
-def _string_offsets_with_prefix(strtab: bytes, prefix: bytes) -> set[int]:
-    """Every offset whose string starts with ``prefix``: not only whole strings, since
-    a linker may point a name into the tail of a longer string ("x__BTF_ID__..." shared
-    by "__BTF_ID__...")."""
-    found: set[int] = set()
-    pos = strtab.find(prefix)
-    while pos >= 0:
-        found.add(pos)
-        pos = strtab.find(prefix, pos + 1)
-    return found
 
 
 def open_elf(

@@ -4,14 +4,17 @@ BTF loading from raw files or ELF sections (btf-format.md §7)."""
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import pytest
 from elfbuilder import SHT_NOBITS, BtfIdsBuilder, ElfBuilder, btfids_elf, simple_btf
+from hypothesis import given
+from hypothesis import strategies as st
 
 from btfids.btf import Btf
 from btfids.btfio import BtfLoadError, load_btf
-from btfids.elf import ElfError, open_elf, write_file_atomic
+from btfids.elf import ElfError, _maybe_in_section, open_elf, write_file_atomic
 
 VARIANTS = [(64, "<"), (64, ">"), (32, "<"), (32, ">")]
 
@@ -65,6 +68,44 @@ def test_symbol_scan_finds_names_in_the_tail_of_longer_strings(tmp_path: Path) -
         syms = elf.symbols_with_prefix(symtab, b"__BTF_ID__", ids)
         assert [(s.name, s.value) for s in syms] == [(b"__BTF_ID__func__f__1", 0),
                                                      (b"__BTF_ID__func__g__2", 4)]
+
+
+_SHNDX = st.sampled_from([0, 1, 0xFF, 0x100, 0xFF00, 0xFFF1, 0xFFF2, 0x15, 0x1500])
+
+
+@given(st.lists(_SHNDX, max_size=30), _SHNDX, st.sampled_from([(24, 6), (16, 14)]),
+       st.sampled_from("<>"))
+def test_shndx_column_search_finds_every_symbol_of_the_section(
+        column: list[int], shndx: int, layout: tuple[int, int], order: str) -> None:
+    """The st_shndx column search returns, ascending, every symbol whose st_shndx is
+    the section's, whatever its neighbours' bytes are (SHN_ABS then SHN_UNDEF reads
+    as 0x00ff across the two entries), and nothing a caller could not reject."""
+    entsize, at = layout
+    table = bytearray(entsize * len(column))
+    for i, v in enumerate(column):
+        struct.pack_into(order + "H", table, i * entsize + at, v)
+    got = list(_maybe_in_section(bytes(table), len(column), entsize, at, shndx, order))
+    assert got == sorted(got)
+    assert [i for i in got if column[i] == shndx] == [
+        i for i, v in enumerate(column) if v == shndx]
+
+
+def test_symbols_of_section_255_next_to_absolute_symbols(tmp_path: Path) -> None:
+    """.BTF_ids as section 255 (0x00ff): an SHN_ABS symbol (0xfff1) followed by an
+    undefined one (0) holds the bytes ff 00 across the two entries."""
+    b = ElfBuilder()
+    for n in range(254):
+        b.add_section(f".s{n}", b"")
+    ids = b.add_section(".BTF_ids", b"\0" * 8)
+    assert ids == 255
+    b.add_symbol("__BTF_ID__func__abs__1", 0)                 # SHN_ABS
+    b.add_symbol("__BTF_ID__func__undef__2", 0, 0, 0)         # SHN_UNDEF
+    b.add_symbol("__BTF_ID__func__f__3", 4, 4, ids)
+    with open_elf(_file(tmp_path, b.build())) as elf:
+        symtab = elf.symtab()
+        assert symtab is not None
+        syms = elf.symbols_with_prefix(symtab, b"__BTF_ID__", ids)
+        assert [(s.name, s.value) for s in syms] == [(b"__BTF_ID__func__f__3", 4)]
 
 
 def test_gaps_skip_nobits_and_section_header_table(tmp_path: Path) -> None:
