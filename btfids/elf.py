@@ -280,8 +280,6 @@ class ElfImage:
         self.close()
 
 
-_HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
-
 def _maybe_in_section(data: bytes, count: int, entsize: int, at: int, shndx: int,
                       order: str) -> Iterable[int]:
     """Indexes (ascending) of the ``count`` symbols of ``data`` whose 2-byte

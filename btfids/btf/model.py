@@ -530,11 +530,11 @@ class Btf:
                 found = [s if s is not None else str_at(off)
                          for s, off in zip(found, offs, strict=True)]
             return found
+        if not offs:
+            return []
         start = self.start_str_off
         data = bytes(self.strs)
         end = start + len(data)
-        if not offs:
-            return []
         if min(offs) < start or max(offs) >= end:
             # some base strings (a module names a few things with the base's strings),
             # or an offset past the section (str_at_fast raises its error)
