@@ -383,14 +383,15 @@ class Btf:
         record, or with ``records=False`` its info word."""
         start = self.start_id
         base = self.base
+        FUNC_PROTO = K.FUNC_PROTO   # a local: the loop runs once per FUNC (vmlinux: 47k)
         for proto in funcs:
             if proto >= start:
                 info = own[proto - start]
                 if records:
                     info = info[1]
-                if (info >> 24) & 0x7F != K.FUNC_PROTO:
+                if (info >> 24) & 0x7F != FUNC_PROTO:
                     return False
-            elif proto == 0 or base is None or base.kind(proto) != K.FUNC_PROTO:
+            elif proto == 0 or base is None or base.kind(proto) != FUNC_PROTO:
                 return False
         return True
 
