@@ -75,6 +75,10 @@ class Context:
     #: products shared between passes (the design's "share through the context").
     kfuncs: list[Kfunc] = field(default_factory=list)
     decl_tags: list[int] = field(default_factory=list)
+    #: the names of ``btf``'s own types in ID order, from the pass that last changed
+    #: ``btf`` when it knows them (the sort does): ``.BTF_ids`` resolution reuses them.
+    #: The host drops them before any other pass or hook implementation runs.
+    type_names: list[bytes] | None = None
     #: free-form per-pass figures for the JSON report (pass name → key → value).
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
 

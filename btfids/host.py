@@ -179,6 +179,9 @@ class _Runner:
     def hook(self, name: str, **kwargs: Any) -> None:
         from .plugins import call_hook
 
+        ctx = kwargs.get("ctx")
+        if ctx is not None and getattr(self.pm.hook, name).get_hookimpls():
+            ctx.type_names = None   # an implementation may change ctx.btf
         call_hook(self.pm, name, **kwargs)
 
     def run(self) -> RunResult:
@@ -203,7 +206,7 @@ class _Runner:
         files: list[tuple[str, bytes]] = []
         if ctx.ids is not None:
             try:
-                symbols.resolve_ids(ctx.ids, ctx.btf, log)
+                symbols.resolve_ids(ctx.ids, ctx.btf, log, own_names=ctx.type_names)
                 blob = symbols.patch_section(ctx.ids, log)
             except symbols.SymbolError as exc:
                 raise BtfidsError(str(exc)) from exc
@@ -276,6 +279,7 @@ class _Runner:
     def call(self, step: Step, ctx: Context, kfunc: Any, acc: _Acc) -> None:
         spec = step.info.spec
         before_btf, before_cnt = ctx.btf, ctx.btf.type_cnt
+        ctx.type_names = None   # only the pass that changes ctx.btf last may set them
         self.log.debug2(f"btfids: pass {spec.name}" + (f" kfunc {kfunc.name!r}" if kfunc else ""))
         try:
             if kfunc is None:

@@ -221,9 +221,12 @@ def _levels(btf: Btf) -> list[Btf]:
     return chain[::-1]
 
 
-def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool = True) -> None:
+def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool = True,
+                own_names: list[bytes] | None = None) -> None:
     """Give every struct/union/typedef/func node its BTF ID (resolve.md §6): first match by
-    ascending ID over the whole BTF, base included, with upstream's counter rule."""
+    ascending ID over the whole BTF, base included, with upstream's counter rule.
+    ``own_names``: :meth:`~btfids.btf.Btf.own_names` of ``btf`` when the caller has
+    them (the sort's result)."""
     tables = {
         K.FUNC: syms.funcs, K.STRUCT: syms.structs, K.UNION: syms.unions,
         K.TYPEDEF: syms.typedefs,
@@ -273,11 +276,16 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
             tid = level.type_cnt - 1
             continue
         all_wanted = set().union(*active.values())
-        if level.built_strings_by_offset() is not None:
+        names = own_names if level is btf else None
+        if names is not None or level.built_strings_by_offset() is not None:
             # after dedup (newest flow): every name through the existing table, in C,
             # then only the records named like a symbol are looked at
             types = level.types
-            names = level.own_names()
+            if names is None:
+                names = level.own_names()
+            elif len(names) != len(types):
+                raise SymbolError(f"FAILED: {len(names)} type names passed for"
+                                  f" {len(types)} types")
             first = level.start_id
             for i in compress(range(len(names)), map(all_wanted.__contains__, names)):
                 found((types[i][1] >> 24) & 0x1F, names[i], first + i)

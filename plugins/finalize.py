@@ -59,7 +59,7 @@ def run_sort(ctx: Context, options: Mapping[str, Any]) -> None:
     from btfids.btf.sort import sort_by_name
 
     try:
-        sort_by_name(ctx.btf)  # in place (btf__permute)
+        ctx.type_names = sort_by_name(ctx.btf)  # in place (btf__permute)
     except (BtfError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED to sort BTF: {_strerror(exc)}") from exc
 

@@ -119,6 +119,17 @@ def rename_int(ctx: Context, options: Mapping[str, Any]) -> None:
     ctx.btf.add_ref(K.TYPEDEF, 1, b"myint")
 
 
+def swap_first_funcs(ctx: Context, options: Mapping[str, Any]) -> None:
+    """Swaps the names of the first two FUNCs (changes names, not the type count)."""
+    EVENTS.append(("run", "t-swap"))
+    swap_func_names(ctx.btf)
+
+
+def swap_func_names(btf: Btf) -> None:
+    a, b = [t for _, t in btf.iter_own() if (t[1] >> 24) & 0x7F == K.FUNC][:2]
+    a[0], b[0] = b[0], a[0]
+
+
 @hookimpl
 def btfids_register_passes() -> list[PassSpec]:
     return [
@@ -133,6 +144,7 @@ def btfids_register_passes() -> list[PassSpec]:
         PassSpec("t-corrupt", "test: writes invalid BTF", corrupt),
         PassSpec("t-typedef", "test: appends a typedef", rename_int),
         PassSpec("t-after", "test: needs t-corrupt", middle, needs=("t-corrupt",)),
+        PassSpec("t-swap", "test: swaps the names of two FUNCs", swap_first_funcs),
     ]
 
 

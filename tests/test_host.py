@@ -271,3 +271,58 @@ def test_cyclic_gc_paused_during_run_and_restored(tmp_path: Path, pm) -> None:  
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _sorted_ids_run(tmp_path: Path, passes: str, *extra: object) -> dict[str, int]:
+    """Run ``passes`` (the built-in sort among them) on foo/bar FUNCs; the resolved IDs."""
+    import btfids_passes.finalize as fin
+    from elfbuilder import BtfIdsBuilder, btfids_elf, simple_btf
+
+    from btfids.symbols import BtfIdsSection
+
+    ids = BtfIdsBuilder()
+    at = {"foo": ids.btf_id("func", "foo"), "bar": ids.btf_id("func", "bar")}
+    data, _ = btfids_elf(ids, simple_btf([("func", "foo"), ("func", "bar")]))
+    elf = tmp_path / "m.ko"
+    elf.write_bytes(data)
+    pm = plugins.make_manager(entry_points=False, env=False, extra=[
+        ("hostplugins", hp), ("finalize", fin),
+        *((f"extra{i}", p) for i, p in enumerate(extra))])
+    host.run(pipeline(tmp_path, pm, f"pipeline = {passes}\n"), host.RunOptions(str(elf)),
+             pm=pm, log=quiet())
+    words = BtfIdsSection.decode(0, 0, (tmp_path / "m.ko.BTF_ids").read_bytes(), "<").words
+    return {name: words[off // 4] for name, off in at.items()}
+
+
+def test_resolution_reuses_the_sorts_names(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from btfids import symbols
+
+    given: list[object] = []
+    resolve = symbols.resolve_ids
+
+    def spy(syms, btf, log, **kw):  # type: ignore[no-untyped-def]
+        given.append(kw["own_names"])
+        assert kw["own_names"] in (None, btf.own_names())
+        return resolve(syms, btf, log, **kw)
+
+    monkeypatch.setattr(symbols, "resolve_ids", spy)
+    # int [1], proto [2], foo [3], bar [4] → sorted: proto, bar [2], foo [3], int
+    assert _sorted_ids_run(tmp_path, '["sort"]') == {"foo": 3, "bar": 2}
+    assert given == [[b"", b"bar", b"foo", b"int"]]
+    given.clear()
+    assert _sorted_ids_run(tmp_path, '["sort", "t-swap"]') == {"foo": 2, "bar": 3}
+    assert given == [None]
+
+
+def test_names_from_the_sort_dropped_when_a_later_pass_renames(tmp_path: Path) -> None:
+    assert _sorted_ids_run(tmp_path, '["sort", "t-swap"]') == {"foo": 2, "bar": 3}
+
+
+def test_names_from_the_sort_dropped_when_a_finalized_hook_runs(tmp_path: Path) -> None:
+    class Renamer:
+        @hookimpl
+        def btfids_finalized(self, ctx) -> None:  # type: ignore[no-untyped-def]
+            hp.swap_func_names(ctx.btf)
+
+    assert _sorted_ids_run(tmp_path, '["sort"]', Renamer()) == {"foo": 2, "bar": 3}

@@ -140,9 +140,10 @@ def test_sorted_output_is_sorted_and_a_permutation(
     b = reparse(b, base)
     before = [(b.name(tid), b.kind(tid), b.name(t[2]), b.kind(t[2]) if t[2] else 0)
               for tid, t in b.iter_own()]
-    sort_by_name(b)
+    returned = sort_by_name(b)
     names = [b.name(tid) for tid, _ in b.iter_own()]
     assert names == sorted(names)
+    assert returned == names == b.own_names()   # what resolution reuses
     after = [(b.name(tid), b.kind(tid), b.name(t[2]), b.kind(t[2]) if t[2] else 0)
              for tid, t in b.iter_own()]
     assert sorted(after) == sorted(before)      # same types, references follow them
