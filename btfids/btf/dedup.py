@@ -30,7 +30,7 @@ import operator
 import time
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableSequence, Sequence
 
 from . import kinds as K
 from .model import Btf, BtfError
@@ -402,7 +402,8 @@ class _Dedup:
             split[0] = [0, 0, 0]
             split.update(enumerate(btf.types, start))
             self.T = split
-            kinds = list(idx.kinds)
+            # a copy of the base's kind bytes (a list of 100k ints costs ~1 ms to build)
+            kinds: MutableSequence[int] = bytearray(idx.kinds)
             kinds.extend([(t[1] >> 24) & 0x7F for t in btf.types])
             # an array: copying the base identity from bytes beats allocating 100k ints
             m: Any = array("q", idx.identity())

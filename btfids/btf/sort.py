@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import MutableSequence, Sequence
+
 from . import kinds as K
 from .model import Btf, BtfError
 
@@ -52,6 +55,7 @@ def sort_by_name(btf: Btf) -> list[bytes]:
     # way, 18 ms through ``map`` in the new order, a cache miss per record).
     new_types: list[list[int]] = [None] * len(types)  # type: ignore[list-item]
     start = btf.start_id
+    tr: MutableSequence[int]
     if btf.base is None:
         for t, new in zip(types, id_map[1:], strict=True):
             new_types[new - 1] = t
@@ -60,12 +64,23 @@ def sort_by_name(btf: Btf) -> list[bytes]:
     else:
         for t, new in zip(types, id_map, strict=True):
             new_types[new - start] = t
-        tr = list(range(start))
+        tr = _identity(btf.base, start)   # base IDs stay
         tr.extend(id_map)
     new_names = list(map(names.__getitem__, order))
     del names, order
     _apply(btf, new_types, tr)
     return new_names
+
+
+def _identity(base: Btf | None, n: int) -> MutableSequence[int]:
+    """``list(range(n))`` as a mutable int sequence: copied from the base index when
+    there is one (a module run: 0.5 ms instead of 3 ms for vmlinux's 107k IDs)."""
+    idx = base.index if base is not None and base.base is None else None
+    if idx is not None:
+        ident = idx.identity()
+        if len(ident) == n:
+            return array("q", ident)
+    return list(range(n))
 
 
 def permute(btf: Btf, id_map: list[int]) -> None:
@@ -100,7 +115,7 @@ def permute(btf: Btf, id_map: list[int]) -> None:
     _apply(btf, order, tr)  # type: ignore[arg-type]  # no None left
 
 
-def _apply(btf: Btf, new_types: list[list[int]], tr: list[int]) -> None:
+def _apply(btf: Btf, new_types: list[list[int]], tr: Sequence[int]) -> None:
     """Install ``new_types`` (the records of ``btf.types`` in their new order) with
     every type-ID field mapped through ``tr`` (old ID → new ID, a permutation)."""
     btf.make_modifiable()
@@ -125,7 +140,7 @@ class _RemapError(Exception):
         self.done = done
 
 
-def _remap_ids(types: list[list[int]], tr: list[int]) -> None:
+def _remap_ids(types: list[list[int]], tr: Sequence[int]) -> None:
     """Rewrite every type-ID field of ``types`` in place through ``tr``; a record is
     either rewritten whole or (on an out-of-range ID) left as it was."""
     composite = (K.STRUCT, K.UNION)
