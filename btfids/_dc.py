@@ -58,10 +58,12 @@ else:
         cls.__btfids_fields__ = fields
         setter = object.__setattr__
 
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            if len(args) > len(fields):
+        nfields = len(fields)
+
+        def fill(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            if len(args) > nfields:
                 raise TypeError(
-                    f"{cls.__name__}.__init__() takes {len(fields) + 1} positional "
+                    f"{cls.__name__}.__init__() takes {nfields + 1} positional "
                     f"arguments but {len(args) + 1} were given"
                 )
             for i, (name, default, factory) in enumerate(fields):
@@ -88,6 +90,13 @@ else:
                 raise TypeError(
                     f"{cls.__name__}.__init__() got an unexpected keyword argument '{extra}'"
                 )
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            if len(args) == nfields and not kwargs:   # every field positionally: no checks
+                for name, value in zip(names, args, strict=True):
+                    setter(self, name, value)
+            else:
+                fill(self, args, kwargs)
             post = getattr(self, "__post_init__", None)
             if post is not None:
                 post()

@@ -105,7 +105,16 @@ class ElfImage:
         else:
             num = shnum
         self.shstrndx = header(0)[6] if shstrndx == SHN_XINDEX else shstrndx
-        heads = [header(i) for i in range(num)]
+        heads: list[tuple[int, ...]] = []
+        if num:
+            # the whole table in one read: header(i) for each i, failing the same way
+            stride = self.shentsize
+            if shoff + (num - 1) * stride > self.file_size:
+                raise ValueError("section header past EOF")
+            f.seek(shoff)
+            table = f.read((num - 1) * stride + shsize)
+            unpack = struct.Struct(shfmt).unpack_from   # struct.error when short
+            heads = [unpack(table, i * stride) for i in range(num)]
         names = b""
         if num:
             # read like pyelftools did: even an index past the table is a header read
@@ -116,11 +125,9 @@ class ElfImage:
         for i, (name_off, typ, flags, addr, off, size, link, _, align, entsize) in enumerate(
                 heads):
             end = names.find(b"\0", name_off)
-            out.append(Section(
-                index=i,
-                name=names[name_off:end] if 0 <= name_off < len(names) and end >= 0 else b"",
-                type=typ, flags=flags, addr=addr, offset=off, size=size, link=link,
-                entsize=entsize, addralign=align,
+            out.append(Section(   # positional, in field order (the fast path of _dc)
+                i, names[name_off:end] if 0 <= name_off < len(names) and end >= 0 else b"",
+                typ, flags, addr, off, size, link, entsize, align,
             ))
         self.sections = out
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from .btf import Btf
     from .config import Config, Pipeline, Step
+    from .elf import ElfImage
     from .plugins import PassInfo
     from .report import Report
 
@@ -189,9 +190,11 @@ class _Runner:
 
         opts, log = self.opts, self.log
         start = t0 = time.perf_counter()
-        ids = load_symbols(opts.elf, log)
-        t0 = self.phase("load_elf", t0)
-        base, btf = load_inputs(opts, log)
+        with _open_elf(opts.elf) as elf:
+            ids = load_symbols(opts.elf, log, elf)
+            t0 = self.phase("load_elf", t0)
+            # the ELF's own .BTF is read from the image already open
+            base, btf = load_inputs(opts, log, None if opts.btf else elf)
         t0 = self.phase("load_btf", t0)
         ctx = Context(
             elf_path=opts.elf, log=log, btf=btf, base=base, ids=ids,
@@ -333,21 +336,35 @@ class _Acc:
 
 
 # ------------------------------------------------------------------ inputs
-def load_symbols(elf_path: str, log: Log) -> Any:
-    """ELF sections and ``.BTF_ids`` symbols (None when either section is missing)."""
+def _open_elf(elf_path: str) -> ElfImage:
     from .elf import ElfError, open_elf
-    from .symbols import SymbolError, collect_symbols
 
     try:
-        with open_elf(elf_path) as elf:
-            return collect_symbols(elf, log)
+        return open_elf(elf_path)
+    except ElfError as exc:
+        raise BtfidsError(str(exc)) from exc
+
+
+def load_symbols(elf_path: str, log: Log, elf: ElfImage | None = None) -> Any:
+    """ELF sections and ``.BTF_ids`` symbols (None when either section is missing), from
+    ``elf`` when the caller has the file open already."""
+    from .elf import ElfError
+    from .symbols import SymbolError, collect_symbols
+
+    if elf is None:
+        with _open_elf(elf_path) as image:
+            return load_symbols(elf_path, log, image)
+    try:
+        return collect_symbols(elf, log)
     except (ElfError, SymbolError) as exc:
         raise BtfidsError(str(exc)) from exc
 
 
-def load_inputs(opts: RunOptions, log: Log) -> tuple[Btf | None, Btf]:
-    """(base, target) BTF, with upstream's messages on failure."""
-    from .btfio import BtfLoadError, load_base_btf, load_btf
+def load_inputs(opts: RunOptions, log: Log,
+                elf: ElfImage | None = None) -> tuple[Btf | None, Btf]:
+    """(base, target) BTF, with upstream's messages on failure. ``elf``: the open image
+    of ``opts.elf``, when the target BTF is its ``.BTF`` (no ``opts.btf``)."""
+    from .btfio import BtfLoadError, load_base_btf, load_btf, load_btf_from_elf
 
     base = None
     if opts.btf_base:
@@ -360,7 +377,7 @@ def load_inputs(opts: RunOptions, log: Log) -> tuple[Btf | None, Btf]:
             ) from exc
     path = opts.btf or opts.elf
     try:
-        btf = load_btf(path, base)
+        btf = load_btf(path, base) if elf is None else load_btf_from_elf(elf, base)
     except (BtfLoadError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED: load BTF from {path}: {_reason(exc)}") from exc
     return base, btf

@@ -199,6 +199,20 @@ def test_dc_shim_matches_dataclasses() -> None:
             A()  # type: ignore[call-arg]
         with pytest.raises(TypeError):
             A(1, w=2)  # type: ignore[call-arg]
+        # every field positionally (the shim's fast path), and __post_init__ after it
+        assert A(1, [2], "q") == A(x=1, y=[2], z="q") and F(3, 4).b == 4
+        with pytest.raises(TypeError):
+            A(1, [2], "q", 4)  # type: ignore[call-arg]
+
+        @mod.dataclass
+        class P:
+            n: int
+            m: int
+
+            def __post_init__(self) -> None:
+                self.total = self.n + self.m
+
+        assert P(1, 2).total == P(n=1, m=2).total == 3
 
 
 def test_entry_point_scan_matches_importlib() -> None:
