@@ -1282,7 +1282,7 @@ class _Dedup:
         new_id: Any
         if self.index is not None:
             ident = self.index.identity()
-            base_same = m[:start] == ident
+            base_same = memoryview(m)[:start] == memoryview(ident)   # no copy of the base part
             if base_same and m[start:] == array("q", range(start, cnt)):
                 return      # nothing merged, nothing redirected: IDs stay as they are
             new_id = array("q", ident)
