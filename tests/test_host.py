@@ -326,3 +326,19 @@ def test_names_from_the_sort_dropped_when_a_finalized_hook_runs(tmp_path: Path) 
             hp.swap_func_names(ctx.btf)
 
     assert _sorted_ids_run(tmp_path, '["sort"]', Renamer()) == {"foo": 2, "bar": 3}
+
+
+def test_type_names_of_the_wrong_length_fail_the_run(tmp_path: Path) -> None:
+    from btfids.hookspecs import PassSpec
+
+    def bad(ctx, options) -> None:  # type: ignore[no-untyped-def]
+        ctx.type_names = [b"foo"]      # a plugin bug: one name for four types
+
+    class BadNames:
+        @hookimpl
+        def btfids_register_passes(self) -> list[PassSpec]:
+            return [PassSpec("t-bad-names", "test: sets wrong type names", bad)]
+
+    with pytest.raises(BtfidsError, match=r"^FAILED: 1 type names passed for 4 types$"):
+        _sorted_ids_run(tmp_path, '["sort", "t-bad-names"]', BadNames())
+    assert not (tmp_path / "m.ko.BTF_ids").exists() and not (tmp_path / "m.ko.BTF").exists()
