@@ -397,3 +397,10 @@ def test_kind_masks_select_what_kind_of_selects(
         mask = b.own_info_bytes(*rng).translate(table)
         assert list(compress(range(len(recs)), mask)) == [
             i for i, t in enumerate(recs) if K.kind_of(t[1]) in kinds]
+
+
+@given(st.lists(st.lists(st.integers(0, 0xFFFFFFFF), min_size=2, max_size=5), max_size=40))
+def test_info_high_bytes_is_the_top_byte_of_each_info(records: list[list[int]]) -> None:
+    from btfids.btf.model import info_high_bytes
+
+    assert info_high_bytes(records) == bytes(t[1] >> 24 for t in records)

@@ -33,7 +33,7 @@ from array import array
 from collections.abc import Callable, Iterable, MutableSequence, Sequence
 
 from . import kinds as K
-from .model import Btf, BtfError
+from .model import Btf, BtfError, info_high_bytes
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -416,8 +416,7 @@ class _Dedup:
             if len(flat) != btf.type_cnt:
                 raise BtfError("dedup: inconsistent base chain")
             # the kind bytes in C (map chain + translate), then a list of small ints
-            kinds = list(bytes(map(operator.rshift, map(operator.itemgetter(1), flat),
-                                   itertools.repeat(24))).translate(_KIND_7BIT))
+            kinds = list(info_high_bytes(flat).translate(_KIND_7BIT))
             kinds[0] = 0
             m = [UNPROCESSED] * len(flat)
             m[0] = 0
