@@ -132,6 +132,8 @@ class ElfImage:
         self.sections = out
 
     def _read_at(self, offset: int, size: int) -> bytes:
+        if offset + size > self.file_size:   # also spares reading (or allocating) it
+            raise self._truncated()
         self._f.seek(offset)
         data = self._f.read(size)
         if len(data) != size:
@@ -265,6 +267,20 @@ class ElfImage:
                 if chunk != zeros:      # a memcmp; counting the zeros took 4x longer
                     self.write_at(pos, zeros)
                 pos += n
+
+    def grow_to_extent(self, failure: str) -> None:
+        """Extend the file to :meth:`extent` if it is shorter: ``elf_update``'s first
+        step, before it writes anything. An extent the file cannot reach (past the
+        largest file size, say) fails as libelf does, raising :class:`ElfError` with
+        the caller's upstream message ``failure``."""
+        end = self.extent()
+        if end > self.file_size:
+            self._f.flush()
+            try:
+                os.ftruncate(self._f.fileno(), end)
+            except (OSError, OverflowError) as exc:
+                raise ElfError(failure) from exc
+            self.file_size = end
 
     def truncate_to_extent(self) -> None:
         """Cut (or extend) the file to :meth:`extent`, as ``elf_update`` does."""

@@ -112,6 +112,8 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
         patch_words(syms, words, log, count_warnings=False)
         sort_sets(syms, words, log, swap_flags if cross else None)
         _check_update(elf)
+        # elf_update's first step (libelf: ELF_E_WRITE_ERROR), before any other write
+        elf.grow_to_extent("FAILED elf_update(WRITE): cannot write data to file")
     except BtfidsError:
         # ELF_C_RDWR_MMAP: every store already went to the shared mapping of the file.
         elf.write_at(ids_sec.offset, _host_bytes(words) + section.tail)

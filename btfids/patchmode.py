@@ -51,6 +51,7 @@ def patch_btfids(blob_path: str, elf_path: str, log: Log) -> None:
         # Raw copy (the blob is already in target byte order), then elf_update's effects:
         # only .BTF_ids data was loaded, so only the gap before it is filled.
         elf.write_at(sec.offset, data)
+        elf.grow_to_extent(f"FAILED to update ELF file {elf_path}")  # the blob stays
         elf.zero_gaps(before={sec.index})
         elf.truncate_to_extent()
         elf.flush()

@@ -333,7 +333,7 @@ def patch_words(
                 log.debug(f"patching addr {off:5d}: ID {value:7d} [{_s(node.name)}]")
                 if off >= sec.size or off // 4 >= len(words):
                     raise SymbolError(f"FAILED patching index {off} out of bounds {sec.size}")
-                words[off // 4] = value
+                words[off // 4] = value & 0xFFFFFFFF   # a u32 store, as upstream's
 
 
 def sort_sets(

@@ -212,3 +212,14 @@ def test_load_with_btf_base_section(tmp_path: Path) -> None:
     assert reloc.str_at(t[0]) == b"P" and t[2] == 3
 
 
+
+
+def test_section_sizes_past_the_file_are_not_read(tmp_path: Path) -> None:
+    """Found by fuzzing: a section name table whose size is past the end of the file (here
+    2**60 bytes) is reported as truncated, without trying to read (or allocate) it."""
+    data, b = btfids_elf(None, simple_btf([]))
+    raw = bytearray(data)
+    shstrndx = struct.unpack_from("<H", raw, 62)[0]
+    struct.pack_into("<Q", raw, b.shoff + shstrndx * 64 + 32, 1 << 60)   # its sh_size
+    with pytest.raises(ElfError, match=r"^FAILED: .*: truncated ELF \(section data past end"):
+        open_elf(_file(tmp_path, bytes(raw)))

@@ -287,3 +287,42 @@ def test_invalid_alignment_fails_update_with_words_stored(tmp_path: Path) -> Non
     out = path.read_bytes()
     off = b.layout()[b".BTF_ids"][1]
     assert _words(out[off : off + 4], HOST) == [3] and out.endswith(b"SIG")
+
+
+@pytest.mark.parametrize("phoff", [1 << 62, 1 << 63])   # past the largest file; past off_t
+def test_unreachable_extent_fails_update_with_words_stored(tmp_path: Path, phoff: int) -> None:
+    """Found by fuzzing: a program header table offset far past the file makes the ELF
+    extent unreachable; libelf's first write (growing the file) fails, the words stored
+    in the shared mapping stay, nothing else changes."""
+    ids = BtfIdsBuilder(HOST)
+    ids.btf_id("func", "f")
+    data, b = btfids_elf(ids, simple_btf([("func", "f")]), trailing=b"SIG", gap_fill=0xAA)
+    data = bytearray(data)
+    struct.pack_into("<Q", data, 32, phoff)          # e_phoff
+    struct.pack_into("<HH", data, 54, 56, 1)         # e_phentsize 56, e_phnum 1
+    path = tmp_path / "far.o"
+    path.write_bytes(data)
+    with pytest.raises(BtfidsError,
+                       match=r"^FAILED elf_update\(WRITE\): cannot write data to file$"):
+        run_in_place(str(path), log=_log())
+    out = path.read_bytes()
+    off = b.layout()[b".BTF_ids"][1]
+    assert _words(out[off : off + 4], HOST) == [3]
+    assert out[:off] + out[off + 4 :] == data[:off] + data[off + 4 :]   # no fill, no cut
+
+
+def test_huge_set_count_is_stored_as_a_u32_before_the_failure(tmp_path: Path) -> None:
+    """Found by fuzzing: a set symbol whose size gives a count past 32 bits. The count
+    word gets its low 32 bits, as upstream's u32 store; the sort then fails."""
+    ids = BtfIdsBuilder(HOST)
+    with ids.set("s"):
+        ids.btf_id("func", "f")
+    ids.symbols = [(n, o, (1 << 40) + 8 if n.endswith(b"__s") or n == b"s" else size)
+                   for n, o, size in ids.symbols]
+    data, b = btfids_elf(ids, simple_btf([("func", "f")]))
+    path = tmp_path / "huge.o"
+    path.write_bytes(data)
+    with pytest.raises(BtfidsError, match=r"^FAILED malformed data for set 's'$"):
+        run_in_place(str(path), log=_log())
+    off = b.layout()[b".BTF_ids"][1]
+    assert _words(path.read_bytes()[off : off + 8], HOST) == [((1 << 38) + 1) & 0xFFFFFFFF, 3]

@@ -94,3 +94,22 @@ def test_nobits_section_has_no_data(tmp_path: Path) -> None:
     blob.write_bytes(b"ABCD")
     with pytest.raises(ElfError, match=r"^FAILED to get .BTF_ids section data from"):
         patch_btfids(str(blob), str(path), Log(0, io.StringIO()))
+
+
+def test_unreachable_extent_fails_update_with_the_blob_in_place(tmp_path: Path) -> None:
+    """An ELF extent past the largest file (a program header table far away): the
+    update's first step fails; the blob, already copied, stays; no fill, no cut."""
+    import struct
+
+    path, data, off, _ = _obj(tmp_path)
+    raw = bytearray(data)
+    struct.pack_into("<Q", raw, 32, 1 << 62)     # e_phoff
+    struct.pack_into("<HH", raw, 54, 56, 1)      # e_phentsize, e_phnum
+    path.write_bytes(raw)
+    blob = tmp_path / "m.ko.BTF_ids"
+    blob.write_bytes(bytes(range(1, 9)))
+    with pytest.raises(ElfError, match=f"^FAILED to update ELF file {path}$"):
+        patch_btfids(str(blob), str(path), Log(0, io.StringIO()))
+    out = path.read_bytes()
+    assert out[off : off + 8] == bytes(range(1, 9))
+    assert out[:off] + out[off + 8 :] == raw[:off] + raw[off + 8 :]
