@@ -1301,7 +1301,9 @@ class _Dedup:
                 new_id[tid] = x if nid == tid else nid
                 nid += 1
                 kept.append(T[tid])
-        fin = new_id[:]
+        # updated in place: a redirected ID's entry is written, only chain ends (which are
+        # never redirected) are read, so no copy is needed (a module: 856 KB less to copy)
+        fin = new_id
         # base IDs map to themselves unless the enum rule redirected one (§1.3)
         redirected: Iterable[int]
         if base_same:
