@@ -260,3 +260,11 @@ def test_app_inspect_ids_on_corpus(runner: CliRunner, corpus: Path, golden: Path
     assert r.exit_code == 0, r.output
     assert r.output.startswith(".BTF_ids: section ")
     assert "set8 " in r.output and "flags 0x1" in r.output  # a BTF_KFUNCS set
+
+
+def test_app_run_rejects_a_job_count_below_one(runner: CliRunner, tmp_path: Path) -> None:
+    elf = hp.elf_with_btf(tmp_path)
+    for jobs in ("0", "-3"):
+        r = runner.invoke(app.cli, ["run", "-j", jobs, str(elf)])
+        assert r.exit_code == 2 and f"{jobs} is not in the range x>=1" in r.output, r.output
+    assert not Path(str(elf) + ".BTF").exists()

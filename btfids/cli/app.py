@@ -60,7 +60,7 @@ def cli() -> None:
 @click.option("--report", "report", metavar="FILE", help="Write a JSON report of the run.")
 @click.option("-T", "--files-from", "files_from", metavar="FILE",
               help="Also read ELF paths from FILE, one per line ('-': stdin).")
-@click.option("-j", "--jobs", "jobs", type=int, default=1, show_default=True,
+@click.option("-j", "--jobs", "jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes when running several ELFs.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Do not use the base-BTF index cache (docs/performance.md).")
