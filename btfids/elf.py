@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 SHT_NULL = 0
 SHT_PROGBITS = 1
 SHT_SYMTAB = 2
+SHT_STRTAB = 3
 SHT_NOBITS = 8
 SHF_COMPRESSED = 0x800
 SHN_XINDEX = 0xFFFF
@@ -180,7 +181,9 @@ class ElfImage:
         """Symbols in table order whose name starts with ``prefix`` and whose ``st_shndx``
         is ``shndx``. The ``st_shndx`` column is cut out of the table in C and searched
         with ``bytes.find``, so of vmlinux's ~190k symbols only the ~1.4k in the section
-        are looked at one by one."""
+        are looked at one by one. A name is read as libelf's ``elf_strptr`` reads it:
+        not at all (the symbol is skipped, as upstream skips a NULL name) when the linked
+        section is not a string table, or when no NUL ends the name inside it."""
         if symtab.entsize == 0:
             raise ElfError(f"FAILED: {self.path}: symbol table has sh_entsize 0")
         data = self.data(symtab)
@@ -205,10 +208,12 @@ class ElfImage:
             if st_shndx != shndx:
                 continue
             if strtab is None:
-                strtab = self.data(strsec) if strsec is not None else b""
+                strtab = (self.data(strsec)
+                          if strsec is not None and strsec.type == SHT_STRTAB else b"")
             if strtab.startswith(prefix, noff):
-                out.append(Symbol(strtab[noff : strtab.index(b"\0", noff)], value, size,
-                                  shndx))
+                end = strtab.find(b"\0", noff)
+                if end >= 0:
+                    out.append(Symbol(strtab[noff:end], value, size, shndx))
         return out
 
     def extent(self) -> int:

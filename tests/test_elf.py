@@ -223,3 +223,30 @@ def test_section_sizes_past_the_file_are_not_read(tmp_path: Path) -> None:
     struct.pack_into("<Q", raw, b.shoff + shstrndx * 64 + 32, 1 << 60)   # its sh_size
     with pytest.raises(ElfError, match=r"^FAILED: .*: truncated ELF \(section data past end"):
         open_elf(_file(tmp_path, bytes(raw)))
+
+
+def test_symbol_names_are_read_as_elf_strptr_reads_them(tmp_path: Path) -> None:
+    """Found by fuzzing: a name with no NUL before the end of the string table, or a
+    symbol table linked to a section that is not SHT_STRTAB. libelf's elf_strptr
+    returns NULL for both, and upstream skips a symbol with no name."""
+    ids = BtfIdsBuilder()
+    ids.btf_id("func", "f")
+    ids.btf_id("func", "g")                        # its name ends the string table
+    data, b = btfids_elf(ids, simple_btf([]))
+    idx, off = b.layout()[b".strtab"]
+    raw = bytearray(data)
+    with open_elf(_file(tmp_path, data, "ok.o")) as elf:
+        size = elf.sections[idx].size
+    assert raw[off + size - 1] == 0 and raw[off + size - 2 : off + size - 1] != b"\0"
+    raw[off + size - 1] = ord("x")                 # the last name loses its NUL
+    with open_elf(_file(tmp_path, bytes(raw), "unterminated.o")) as elf:
+        symtab = elf.symtab()
+        assert symtab is not None
+        assert [s.name for s in elf.symbols_with_prefix(symtab, b"__BTF_ID__", 2)] == [
+            b"__BTF_ID__func__f__101"]
+    raw = bytearray(data)
+    struct.pack_into("<I", raw, b.shoff + idx * 64 + 4, 1)   # .strtab's sh_type: PROGBITS
+    with open_elf(_file(tmp_path, bytes(raw), "progbits.o")) as elf:
+        symtab = elf.symtab()
+        assert symtab is not None
+        assert elf.symbols_with_prefix(symtab, b"__BTF_ID__", 2) == []
