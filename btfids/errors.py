@@ -12,6 +12,15 @@ EXIT_FAILURE = 255
 EXIT_PATH_TOO_LONG = 249
 EXIT_USAGE = 129
 
+#: set (non-empty) to let an unexpected exception end in its traceback
+ENV_DEBUG = "BTFIDS_DEBUG"
+
+
+def internal_error(exc: BaseException) -> str:
+    """The one line for an exception no code path expected (a bug), exit 255."""
+    return (f"FAILED: internal error: {type(exc).__name__}: {exc}"
+            f" (set {ENV_DEBUG}=1 for a traceback)")
+
 
 class BtfidsError(Exception):
     """A fatal, user-facing error: ``message`` is printed as is, ``exit_code`` returned."""

@@ -19,7 +19,14 @@ from collections.abc import Sequence
 from ._dc import dataclass, field
 from .btf.model import HOST_ORDER
 from .context import Context, Log
-from .errors import BtfidsError, PathTooLongError, PluginError
+from .errors import (
+    ENV_DEBUG,
+    EXIT_FAILURE,
+    BtfidsError,
+    PathTooLongError,
+    PluginError,
+    internal_error,
+)
 from .gcpause import gc_paused
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -417,9 +424,14 @@ def _batch_one(pipe: Pipeline, opts: RunOptions, elf: str) -> BatchItem:
         res = run(pipe, replace(opts, elf=elf, share_base=True))
         return BatchItem(elf, res.exit_code)
     except BtfidsError as exc:
-        sys.stderr.write(f"btfids: {elf}: {exc}\n")
-        sys.stderr.flush()
-        return BatchItem(elf, exc.exit_code, str(exc))
+        code, msg = exc.exit_code, str(exc)
+    except Exception as exc:  # a bug: one line for this ELF, and the batch goes on
+        if os.environ.get(ENV_DEBUG):
+            raise
+        code, msg = EXIT_FAILURE, internal_error(exc)
+    sys.stderr.write(f"btfids: {elf}: {msg}\n")
+    sys.stderr.flush()
+    return BatchItem(elf, code, msg)
 
 
 _WORKER: tuple[Pipeline, RunOptions] | None = None

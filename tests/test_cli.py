@@ -268,3 +268,79 @@ def test_app_run_rejects_a_job_count_below_one(runner: CliRunner, tmp_path: Path
         r = runner.invoke(app.cli, ["run", "-j", jobs, str(elf)])
         assert r.exit_code == 2 and f"{jobs} is not in the range x>=1" in r.output, r.output
     assert not Path(str(elf) + ".BTF").exists()
+
+
+# ------------------------------------------------------------------ internal errors
+def _break_symbols(monkeypatch: pytest.MonkeyPatch, only: str | None = None) -> None:
+    """Make the host's symbol collection raise a ValueError (for the ELF named ``only``,
+    if given): a stand-in for a bug."""
+    from btfids import host
+
+    real = host.load_symbols
+
+    def broken(elf_path, log, elf=None):  # type: ignore[no-untyped-def]
+        if only is None or os.path.basename(elf_path) == only:
+            raise ValueError("deliberate bug")
+        return real(elf_path, log, elf)
+
+    monkeypatch.setattr(host, "load_symbols", broken)
+
+
+def _ids_elf(tmp_path: Path, name: str) -> Path:
+    from elfbuilder import BtfIdsBuilder, btfids_elf, simple_btf
+
+    ids = BtfIdsBuilder()
+    ids.btf_id("func", "f")
+    path = tmp_path / name
+    path.write_bytes(btfids_elf(ids, simple_btf([("func", "f")]))[0])
+    return path
+
+
+def test_resolve_btfids_internal_error_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from btfids.cli.resolve_btfids import run
+
+    elf = _ids_elf(tmp_path, "a.o")
+    _break_symbols(monkeypatch)
+    monkeypatch.delenv("BTFIDS_DEBUG", raising=False)
+    assert run([str(elf)]) == 255
+    assert capsys.readouterr().err == (
+        "FAILED: internal error: ValueError: deliberate bug"
+        " (set BTFIDS_DEBUG=1 for a traceback)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.o"]   # nothing written
+    monkeypatch.setenv("BTFIDS_DEBUG", "1")
+    with pytest.raises(ValueError, match="deliberate bug"):
+        run([str(elf)])
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batch_goes_on_after_an_internal_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capfd: pytest.CaptureFixture[str],
+                                               jobs: int) -> None:
+    from btfids import host
+
+    elfs = [_ids_elf(tmp_path, n) for n in ("a.o", "bad.o", "c.o")]
+    _break_symbols(monkeypatch, only="bad.o")
+    monkeypatch.delenv("BTFIDS_DEBUG", raising=False)
+    items = host.run_batch(host.prepare(None), host.RunOptions(str(elfs[0])),
+                           [str(e) for e in elfs], jobs=jobs)
+    assert [(os.path.basename(i.elf), i.exit_code) for i in items] == [
+        ("a.o", 0), ("bad.o", 255), ("c.o", 0)]
+    assert capfd.readouterr().err == (
+        f"btfids: {elfs[1]}: FAILED: internal error: ValueError: deliberate bug"
+        " (set BTFIDS_DEBUG=1 for a traceback)\n")
+    assert (tmp_path / "c.o.BTF_ids").exists() and not (tmp_path / "bad.o.BTF_ids").exists()
+
+
+def test_app_internal_error_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    elf = _ids_elf(tmp_path, "a.o")
+    _break_symbols(monkeypatch)
+    monkeypatch.delenv("BTFIDS_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["btfids", "run", str(elf)])
+    with pytest.raises(SystemExit) as exc:
+        app.main()
+    assert exc.value.code == 255
+    assert capsys.readouterr().err == (
+        "btfids: FAILED: internal error: ValueError: deliberate bug"
+        " (set BTFIDS_DEBUG=1 for a traceback)\n")

@@ -9,13 +9,14 @@ Subcommands: ``run`` (the main pipeline), ``passes`` (effective pipeline), ``bis
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import rich_click as click
 
-from ..errors import BtfidsError
+from ..errors import ENV_DEBUG, EXIT_FAILURE, BtfidsError, internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,7 +101,7 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
             _fail(exc)
         opts = host.RunOptions(paths[0], btf, btf_base, distill_base, fatal_warnings,
                                verbose, cache=not no_cache)
-        sys.exit(_run_batch(host, pipe, opts, paths, max(1, jobs), progress))
+        sys.exit(_run_batch(host, pipe, opts, paths, jobs, progress))
     elf = paths[0]
     from ..report import Report
 
@@ -447,7 +448,15 @@ def kbuild(args: tuple[str, ...]) -> None:
 
 
 def main() -> None:
-    cli()
+    """The console script. An exception no code path expected (a bug) ends in one line
+    and exit 255, as in ``resolve_btfids``; ``BTFIDS_DEBUG=1`` shows its traceback."""
+    try:
+        cli()
+    except Exception as exc:
+        if os.environ.get(ENV_DEBUG):
+            raise
+        click.echo(f"btfids: {internal_error(exc)}", err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

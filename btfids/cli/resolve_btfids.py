@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import BtfidsError
+from ..errors import ENV_DEBUG, BtfidsError, internal_error
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ..config import Config
     from .subcmd import Option, Parser
 
-ENV_DEBUG = "BTFIDS_DEBUG"
 
 
 def _extra_options() -> list[Option]:
@@ -130,8 +129,8 @@ def _main(values: dict[str, Any], elf: str, cfg: Config | None) -> int:
     except Exception as exc:  # a bug: still one line, unless debugging
         if os.environ.get(ENV_DEBUG):
             raise
-        code, error = 255, f"FAILED: internal error: {type(exc).__name__}: {exc}"
-        sys.stderr.write(error + f" (set {ENV_DEBUG}=1 for a traceback)\n")
+        code, error = 255, internal_error(exc)
+        sys.stderr.write(error + "\n")
         return code
     finally:
         if report is not None:
