@@ -288,10 +288,11 @@ class ElfImage:
             self.file_size = end
 
     def truncate_to_extent(self) -> None:
-        """Cut (or extend) the file to :meth:`extent`, as ``elf_update`` does."""
+        """Cut what lies past :meth:`extent` (a module signature), ``elf_update``'s last
+        step; :meth:`grow_to_extent` did any extending at its start."""
         self._f.flush()
         end = self.extent()
-        if end != self.file_size:
+        if end < self.file_size:
             os.ftruncate(self._f.fileno(), end)
             self.file_size = end
 
