@@ -20,6 +20,7 @@ from .errors import BtfidsError
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .btf import Btf
+    from .btf.model import NameQuery
     from .context import Log
     from .elf import ElfImage, Section
 
@@ -211,6 +212,22 @@ def collect_from(
     return syms
 
 
+def name_query(syms: BtfIdSymbols) -> NameQuery | None:
+    """What :func:`resolve_ids` looks for in the own types of a BTF, for a parse that
+    answers it on its walk (``Btf.parse(named=...)``); None if it looks for nothing."""
+    tables = {K.FUNC: syms.funcs, K.STRUCT: syms.structs, K.UNION: syms.unions,
+              K.TYPEDEF: syms.typedefs}
+    if not any(tables.values()):
+        return None
+    return _name_query({k: t for k, t in tables.items() if syms.nr[_TABLE_OF_BTF_KIND[k]] > 0})
+
+
+def _name_query(active: dict[int, dict[bytes, IdNode]]) -> NameQuery:
+    """(kinds table over ``info >> 24`` with upstream's 5-bit kind, every wanted name)."""
+    return (bytes(1 if (b & 0x1F) in active else 0 for b in range(256)),
+            frozenset().union(*active.values()))
+
+
 def _levels(btf: Btf) -> list[Btf]:
     """``btf`` and its bases, base-most first (ID order)."""
     chain = []
@@ -236,6 +253,7 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
         return
     # Kinds still being looked up (upstream skips a kind once its counter reaches 0).
     active = {k: tables[k] for k in tables if nr[k] > 0}
+    query = _name_query(active)
     slow = btf.str_at_fast
     tid = 0
 
@@ -289,6 +307,14 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
             first = level.start_id
             for i in compress(range(len(names)), map(all_wanted.__contains__, names)):
                 found((types[i][1] >> 24) & 0x1F, names[i], first + i)
+            tid = level.type_cnt - 1
+            continue
+        if level.named is not None and level.named[0] == query:
+            # the parse answered the query on its walk (only the records it finds)
+            for hit, top, name in level.named[1]:
+                table = active.get(top & 0x1F)
+                if table is not None and name in table:
+                    found(top & 0x1F, name, hit)
             tid = level.type_cnt - 1
             continue
         # offsets of the wanted names only; a name offset that is neither one of them

@@ -354,8 +354,8 @@ def _old_parse(data: bytes) -> str:
     """Outcome of parsing with the separate split + validate passes (pre-merge path)."""
     orig = Btf._split_and_check
 
-    def split_only(self: Btf, section: bytes, order: str,
-                   records: bool = True) -> tuple[list[list[int]], bool]:
+    def split_only(self: Btf, section: bytes, order: str, records: bool = True,
+                   keep: bool = True) -> tuple[list[list[int]], bool]:
         return self._split_types(section, order), False
 
     Btf._split_and_check = split_only  # type: ignore[method-assign]

@@ -38,6 +38,23 @@ def info_high_bytes(records: Iterable[Sequence[int]]) -> bytes:
     return words[3::4] if sys.byteorder == "little" else words[0::4]
 
 
+def _per_top_byte(words: Sequence[int]) -> tuple[Any, ...]:
+    """``words`` (by kind) indexed by an info word's top byte (kflag and 7-bit kind);
+    None for unknown kinds (arithmetic on it raises TypeError: the walk's signal)."""
+    return tuple(words[b & 0x7F] if b & 0x7F <= K.MAX_KNOWN_KIND else None
+                 for b in range(256))
+
+
+#: words of a record before its vlen elements, and per element, by ``info >> 24``
+_HEAD_WORDS = _per_top_byte([3 + n for n in K._FIXED_WORDS])
+_ELEM_WORDS = _per_top_byte(K._ELEM_WORDS)
+
+
+#: a name lookup folded into a parse: (``bytes.translate`` table taking ``info >> 24`` to
+#: 1 for the wanted kinds, see :func:`kinds.kind_table`; the wanted names)
+NameQuery = tuple[bytes, frozenset[bytes]]
+
+
 class BtfError(ValueError):
     """Malformed BTF or an operation libbpf would refuse; ``str()`` is the detail."""
 
@@ -50,8 +67,8 @@ class LazyTypes:
 
     __slots__ = ("_infos", "_memo", "_n", "_names", "_offs", "_words")
 
-    def __init__(self, words: Any, offs: Any, names: list[int] | None = None,
-                 infos: list[int] | None = None) -> None:
+    def __init__(self, words: Any, offs: Any, names: Sequence[int] | None = None,
+                 infos: Sequence[int] | None = None) -> None:
         self._words = words
         self._offs = offs
         self._names = names
@@ -128,6 +145,9 @@ class Btf:
         self._str_by_off: dict[int, bytes] | None = None
         # Base-BTF index (baseindex.py): lookups without full scans of this object.
         self.index: BaseIndex | None = None
+        #: (query, hits) of ``parse(named=query)``: hits are (id, ``info >> 24``, name)
+        #: of the own records of a wanted kind with a wanted name, in ID order
+        self.named: tuple[NameQuery, list[tuple[int, int, bytes]]] | None = None
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -138,13 +158,22 @@ class Btf:
         *,
         index: BaseIndex | None = None,
         records: bool = True,
+        checks: bool = True,
+        named: NameQuery | None = None,
+        _keep: bool = True,
     ) -> Btf:
         """Parse raw BTF bytes with libbpf's checks (btf-format.md §5.1). With the
         ``index`` of these very bytes (content-checked by the caller), the records are
         decoded lazily and the type checks it already passed are not repeated (and a
         memoryview ``data``, e.g. a file mapping, is used without copying).
         ``records=False`` checks as fully but leaves the records undecoded
-        (:class:`LazyTypes`): for a caller that only reads names and kinds."""
+        (:class:`LazyTypes`): for a caller that only reads names and kinds.
+        ``checks=False`` stops after the layout: header, strings and record sizes are
+        checked (their errors are raised), libbpf's sanity pass over the records' string
+        offsets and type IDs is not. The caller runs it elsewhere (a full parse of the
+        same bytes) before it trusts the object: :mod:`btfids.btf.background`.
+        ``named``: a standalone BTF parsed with ``checks=False, records=False`` also
+        collects :attr:`named`, the records that query finds, in the same walk."""
         if index is None or base is not None or isinstance(data, bytearray):
             data = bytes(data)
         if len(data) < 24:
@@ -208,14 +237,30 @@ class Btf:
             index.attach(self)
             self._raw = data
             return self
-        self.types, checked = self._split_and_check(
-            memoryview(data)[base_off + type_off : base_off + type_off + type_len], order,
-            records,
-        )
+        section = memoryview(data)[base_off + type_off : base_off + type_off + type_len]
+        if not checks:
+            if named is not None and (records or base is not None):
+                named = None    # only the walk over offsets of a standalone BTF collects
+            walked = self._walk(section, order, records, named)
+            if walked is not None:
+                self.types = walked
+                self._raw = data
+                return self
+            # an odd layout (unknown kind, bad size): the checked parse names the problem
+        self.types, checked = self._split_and_check(section, order, records, _keep)
         if not checked:
+            if not _keep:   # naming the offending type needs the records after all
+                self.types, _ = self._split_and_check(section, order, records)
             self._validate_types()
         self._raw = data
         return self
+
+    @classmethod
+    def verify(cls, data: bytes | bytearray | memoryview, base: Btf | None = None) -> None:
+        """Raise the :class:`BtfError` :meth:`parse` raises for these bytes, if any,
+        building only what the checks read (the verdict of btf/background.py's child:
+        vmlinux ~6 ms less than a ``records=False`` parse)."""
+        cls.parse(data, base, records=False, _keep=False)
 
     def _check_strings(self, strs: bytes | memoryview) -> None:
         if self.base is None and (not strs or strs[0] != 0):
@@ -263,8 +308,94 @@ class Btf:
             raise BtfError("BTF types data is malformed")
         return types
 
+    def _walk(self, section: memoryview, order: str, records: bool,
+              named: NameQuery | None = None) -> Any:
+        """The records of a type section of known kinds and sound sizes, without the
+        sanity checks (``parse(checks=False)``); None for anything else (a name
+        offset ``named`` cannot read, too). With ``named`` (``records=False``, own
+        strings only) sets :attr:`named`."""
+        nwords, rem = divmod(len(section), 4)
+        if rem:
+            return None
+        words = array("I")
+        words.frombytes(section)
+        if order != HOST_ORDER:
+            words.byteswap()
+        head, elem = _HEAD_WORDS, _ELEM_WORDS
+        # records, or with records=False their word offsets (an array, as the names and
+        # infos: no int object kept per word read, vmlinux ~2.5k page faults less)
+        types: Any = [] if records else array("I")
+        append = types.append
+        pos = 0
+        try:
+            if records:
+                w = words.tolist()
+                del words
+                while pos < nwords:
+                    info = w[pos + 1]
+                    k = info >> 24
+                    end = pos + head[k] + elem[k] * (info & 0xFFFFFF)
+                    append(w[pos:end])
+                    pos = end
+            elif named is not None:
+                return self._walk_named(words, nwords, named)
+            else:
+                names, infos = array("I"), array("I")
+                names_append, infos_append = names.append, infos.append
+                while pos < nwords:
+                    append(pos)
+                    names_append(words[pos])
+                    info = words[pos + 1]
+                    infos_append(info)
+                    k = info >> 24
+                    pos += head[k] + elem[k] * (info & 0xFFFFFF)
+        except (IndexError, TypeError):  # a cut record, an unknown kind (no table entry)
+            return None
+        if pos != nwords:
+            return None
+        if records:
+            return types
+        append(pos)
+        return LazyTypes(words, types, names, infos)
+
+    def _walk_named(self, words: array[int], nwords: int, query: NameQuery) -> Any:
+        """:meth:`_walk` with ``records=False`` that answers ``query`` on the way
+        (resolution's scan of every name and kind, folded into the walk: vmlinux
+        ~15 ms less). A name is read as :meth:`str_at` reads it."""
+        kinds, names = query
+        at_offset = self.offsets_of(names)   # whole own strings that are wanted
+        strs = self.strs
+        head, elem = _HEAD_WORDS, _ELEM_WORDS
+        offs = array("I")
+        append = offs.append
+        found: list[tuple[int, int, bytes]] = []
+        pos = 0
+        try:
+            while pos < nwords:
+                append(pos)
+                info = words[pos + 1]
+                k = info >> 24
+                if kinds[k]:
+                    off = words[pos]
+                    name = at_offset.get(off)
+                    if name is None and off and strs[off - 1]:   # inside a string
+                        name = bytes(strs[off : strs.index(0, off)])
+                        if name not in names:
+                            name = None
+                    if name is not None:
+                        found.append((self.start_id + len(offs) - 1, k, name))
+                pos += head[k] + elem[k] * (info & 0xFFFFFF)
+        except (IndexError, TypeError, ValueError):  # as in _walk; a name past the end
+            return None
+        if pos != nwords:
+            return None
+        append(pos)
+        self.named = (query, found)
+        return LazyTypes(words, offs)
+
     def _split_and_check(self, section: bytes | memoryview, order: str,
-                         records: bool = True) -> tuple[list[list[int]], bool]:
+                         records: bool = True, keep: bool = True,
+                         ) -> tuple[list[list[int]], bool]:
         """:meth:`_split_types` and the fast half of :meth:`_validate_types` in one pass
         over the words: (records, True when every check the fast pass makes holds).
         False means "run :meth:`_validate_types`" (it names the offending type).
@@ -282,10 +413,11 @@ class Btf:
             # read the array itself: an int per read, freed at once, instead of a list
             # of every word as ints (vmlinux: 684k ints, 27 MB, ~7k page faults)
             w = words  # type: ignore[assignment]
-        types: list[Any] = []  # records, or with records=False their word offsets
+        # records, or with records=False their word offsets (arrays, as the names and
+        # infos and FUNC types: no int object kept per word read)
+        types: Any = [] if records else array("I")
         append = types.append
-        names: list[int] = []
-        infos: list[int] = []
+        names, infos = array("I"), array("I")
         names_append, infos_append = names.append, infos.append
         head = [3 + n for n in K._FIXED_WORDS]  # words before the vlen elements
         elem = K._ELEM_WORDS
@@ -295,7 +427,7 @@ class Btf:
             K.FUNC, K.FUNC_PROTO, K.STRUCT, K.UNION, K.ENUM, K.ENUM64, K.ARRAY, K.DATASEC)
         max_name = 0
         max_ref = 0
-        funcs: list[int] = []
+        funcs = array("I")
         pos = 0
         while pos + 3 <= nwords:
             info = w[pos + 1]
@@ -311,9 +443,10 @@ class Btf:
                 if records:
                     append(w[pos : pos + 3])
                 else:
-                    append(pos)
-                    names_append(name)
                     infos_append(info)
+                    if keep:
+                        append(pos)
+                        names_append(name)
                 pos += 3
                 continue
             if kind <= known:
@@ -322,7 +455,8 @@ class Btf:
             else:
                 end = pos + 3 + self._unknown_kind_words(kind, info & 0xFFFFFF, order)
             if end > nwords:
-                raise BtfError("BTF type [%u] is malformed" % (self.start_id + len(types)))
+                raise BtfError("BTF type [%u] is malformed"
+                               % (self.start_id + len(types if records else infos)))
             if kind in single_ref:    # FUNC is done above
                 x = w[pos + 2]
                 if x > max_ref:
@@ -367,23 +501,26 @@ class Btf:
             if records:
                 append(w[pos:end])
             else:
-                append(pos)
-                names_append(name)
                 infos_append(info)
+                if keep:
+                    append(pos)
+                    names_append(name)
             pos = end
         if pos != nwords or rem:
             raise BtfError("BTF types data is malformed")
-        cnt = self.start_id + len(types)
+        cnt = self.start_id + len(types if records else infos)
         if max_name >= self.start_str_off + len(self.strs) or max_ref >= cnt:
             checked = False
         else:
             checked = self._funcs_typed_by_protos(funcs, types if records else infos, records)
+        if not keep:
+            return [], checked   # Btf.verify: the verdict alone
         if not records:
             append(pos)
             return LazyTypes(w, types, names, infos), checked  # type: ignore[return-value]
         return types, checked
 
-    def _funcs_typed_by_protos(self, funcs: list[int], own: list[Any],
+    def _funcs_typed_by_protos(self, funcs: Iterable[int], own: Sequence[Any],
                                records: bool) -> bool:
         """Every FUNC's type (``funcs``) is a FUNC_PROTO. ``own[i]`` is own type ``i``'s
         record, or with ``records=False`` its info word."""
@@ -557,7 +694,7 @@ class Btf:
         """:meth:`strings_by_offset` when something already built it, else None."""
         return self._str_by_off
 
-    def offsets_of(self, wanted: set[bytes]) -> dict[int, bytes]:
+    def offsets_of(self, wanted: set[bytes] | frozenset[bytes]) -> dict[int, bytes]:
         """Own whole strings that are in ``wanted``, keyed by logical offset: the part of
         :meth:`strings_by_offset` a name lookup needs, without building all of it
         (vmlinux: ~18 MB) when it does not exist yet."""
