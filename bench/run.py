@@ -48,12 +48,19 @@ C_FIGURES = {
 }
 
 
+#: CPU seconds (user + system) of the last :func:`run_once`, its own and its children's
+#: (a vmlinux run checks its BTF in a second process: btfids/btf/background.py)
+LAST_CPU = [0.0]
+
+
 def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall seconds, max RSS (MiB) and exit status of one process."""
+    """Wall seconds, max RSS (MiB) and exit status of one process. The RSS is the
+    highest of the process and any child it waited for (``wait4``), not their sum."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     if proc.stderr is not None:
         proc.stderr.close()
     return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
@@ -61,7 +68,8 @@ def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float,
 
 def measure(argv: list[str], repeat: int, setup=None,
             env: dict[str, str] | None = None) -> tuple[float, float]:
-    walls, rss = [], 0.0
+    """Mean wall seconds and highest peak RSS; the mean CPU seconds go to LAST_CPU."""
+    walls, cpus, rss = [], [], 0.0
     for _ in range(repeat):
         if setup:
             setup()
@@ -69,7 +77,9 @@ def measure(argv: list[str], repeat: int, setup=None,
         if code != 0:
             raise SystemExit(f"bench: {' '.join(argv)} exited {code}")
         walls.append(wall)
+        cpus.append(LAST_CPU[0])
         rss = max(rss, peak)
+    LAST_CPU[0] = statistics.mean(cpus)
     return statistics.mean(walls), rss
 
 
@@ -129,12 +139,15 @@ def main() -> int:
     base = str(corpus / "btf-vmlinux")
     rows: list[tuple[str, float, float, float | None, float | None]] = []
 
-    def add(name: str, wall: float, rss: float, c: tuple[float | None, float | None]) -> None:
+    def add(name: str, wall: float, rss: float, c: tuple[float | None, float | None],
+            cpu: list[float] | None = None) -> None:
         rows.append((name, wall, rss, c[0], c[1]))
         ratio = f"{wall / c[0]:6.2f}x" if c[0] else "      "
         c_ms = (c[0] or 0) * 1000
-        print(f"{name:48s} {wall * 1000:9.1f} ms {rss:7.1f} MiB  C {c_ms:8.1f} ms {ratio}",
-              flush=True)
+        line = f"{name:48s} {wall * 1000:9.1f} ms {rss:7.1f} MiB  C {c_ms:8.1f} ms {ratio}"
+        if cpu is not None:
+            line += f"  (CPU {cpu[0] * 1000:.1f} ms)"
+        print(line, flush=True)
 
     py = sys.executable
     none = (None, None)
@@ -157,13 +170,16 @@ def main() -> int:
         pre = (GOLDEN / "classic" / "vmlinux.BTF_ids.pre").read_bytes()
         from corpus import write_preresolve
 
-        add("vmlinux classic (linux-6.12)",
-            *measure([RESOLVE, "--config", "linux-6.12", str(vml)], args.repeat,
-                     setup=lambda: write_preresolve(vml, pre)),
-            C_FIGURES["vmlinux classic (linux-6.12)"])
-        add("vmlinux newest pipeline",
-            *measure([RESOLVE, str(vml)], args.repeat, setup=lambda: write_preresolve(vml, pre)),
-            C_FIGURES["vmlinux newest pipeline"])
+        serial = dict(os.environ, BTFIDS_PARALLEL="0")
+        for label, extra in (("classic (linux-6.12)", ["--config", "linux-6.12"]),
+                             ("newest pipeline", [])):
+            c = C_FIGURES[f"vmlinux {label}"]
+            add(f"vmlinux {label}",
+                *measure([RESOLVE, *extra, str(vml)], args.repeat,
+                         setup=lambda: write_preresolve(vml, pre)), c, LAST_CPU)
+            add("  same, one CPU (BTFIDS_PARALLEL=0)",
+                *measure([RESOLVE, *extra, str(vml)], args.repeat,
+                         setup=lambda: write_preresolve(vml, pre), env=serial), c, LAST_CPU)
         for label, extra in (("classic (linux-6.12)", ["--config", "linux-6.12"]),
                              ("newest pipeline", [])):
             low, high = rss_layouts([RESOLVE, *extra, str(vml)],

@@ -12,7 +12,11 @@ from .elf import SHT_PROGBITS, ElfError, ElfImage, open_elf
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import BinaryIO, Protocol
+
+    class Parse(Protocol):
+        def __call__(self, data: bytes | memoryview, base: Btf | None = None, *,
+                     records: bool = True) -> Btf: ...
 
 
 class BtfLoadError(Exception):
@@ -23,11 +27,26 @@ def _is_btf_magic(head: bytes) -> bool:
     return len(head) >= 2 and struct.unpack("<H", head[:2])[0] in (0xEB9F, 0x9FEB)
 
 
-def load_btf(path: str, base: Btf | None = None, *, records: bool = True) -> Btf:
+def load_btf(path: str, base: Btf | None = None, *, records: bool = True,
+             parse: Parse = Btf.parse) -> Btf:
     """``btf__parse_split(path, base)``: raw BTF, or an ELF's ``.BTF`` (split on its own
     ``.BTF.base`` if it has one, relocated onto ``base`` when one is also given).
-    ``records=False``: see :meth:`Btf.parse` (a relocated split BTF is decoded anyway)."""
-    return _load(path, base, False, records)
+    ``records=False``: see :meth:`Btf.parse` (a relocated split BTF is decoded anyway).
+    ``parse`` parses the BTF itself (not a ``.BTF.base``): ``Btf.parse`` or a
+    :class:`~btfids.btf.background.BackgroundChecks`' parse."""
+    return _load(path, base, False, records, parse)
+
+
+def btf_size(path: str | None, elf: ElfImage | None = None) -> int:
+    """Bytes of the BTF :func:`load_btf` reads from ``path``, or with no ``path``
+    :func:`load_btf_from_elf` from ``elf`` (the file or section size; 0 if unknown)."""
+    if path:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return 0
+    sec = elf.last_section(b".BTF") if elf is not None else None
+    return 0 if sec is None else sec.size
 
 
 def load_base_btf(path: str, cache: bool = True) -> Btf:
@@ -37,7 +56,8 @@ def load_base_btf(path: str, cache: bool = True) -> Btf:
     return _load(path, None, cache)
 
 
-def _load(path: str, base: Btf | None, cache: bool, records: bool = True) -> Btf:
+def _load(path: str, base: Btf | None, cache: bool, records: bool = True,
+          parse: Parse = Btf.parse) -> Btf:
     try:
         with open(path, "rb") as f:
             head = f.read(2)
@@ -47,20 +67,20 @@ def _load(path: str, base: Btf | None, cache: bool, records: bool = True) -> Btf
                 if cache and base is None:
                     return _parse_base(f, 0, os.fstat(f.fileno()).st_size,
                                        lambda: head + f.read())
-                return Btf.parse(head + f.read(), base, records=records)
+                return parse(head + f.read(), base, records=records)
     except OSError as exc:
         raise BtfLoadError(exc.strerror or str(exc)) from exc
     except BtfError as exc:
         raise BtfLoadError(str(exc)) from exc
     try:
         with open_elf(path) as elf:
-            return load_btf_from_elf(elf, base, cache=cache, records=records)
+            return load_btf_from_elf(elf, base, cache=cache, records=records, parse=parse)
     except ElfError as exc:
         raise BtfLoadError(str(exc)) from exc
 
 
 def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = False,
-                      records: bool = True) -> Btf:
+                      records: bool = True, parse: Parse = Btf.parse) -> Btf:
     """The ELF half of :func:`load_btf`, on an already opened image."""
     btf_sec = elf.last_section(b".BTF")
     dist_sec = elf.last_section(b".BTF.base")
@@ -86,7 +106,7 @@ def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = F
         raise BtfLoadError(str(exc)) from exc
     try:
         if dist_data is None:
-            return Btf.parse(btf_data, base, records=records)
+            return parse(btf_data, base, records=records)
         distilled = Btf.parse(dist_data)
         split = Btf.parse(btf_data, distilled)
         if base is None:

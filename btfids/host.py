@@ -17,7 +17,9 @@ import time
 from collections.abc import Sequence
 
 from ._dc import dataclass, field
+from .btf.background import BackgroundChecks
 from .btf.model import HOST_ORDER
+from .btfio import btf_size
 from .context import Context, Log
 from .errors import (
     ENV_DEBUG,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from .btf import Btf
+    from .btfio import Parse
     from .config import Config, Pipeline, Step
     from .elf import ElfImage
     from .plugins import PassInfo
@@ -198,10 +201,19 @@ class _Runner:
         opts, log = self.opts, self.log
         start = t0 = time.perf_counter()
         with _open_elf(opts.elf) as elf:
-            ids = load_symbols(opts.elf, log, elf)
-            t0 = self.phase("load_elf", t0)
             # the ELF's own .BTF is read from the image already open
-            base, btf = load_inputs(opts, log, None if opts.btf else elf)
+            btf_elf = None if opts.btf else elf
+            # a big BTF's sanity checks run in a child meanwhile (btf/background.py)
+            checks = BackgroundChecks()
+            checks.start(lambda: load_inputs(opts, log, btf_elf, checks.full_parse),
+                         btf_size(opts.btf, btf_elf))
+            try:
+                ids = load_symbols(opts.elf, log, elf)
+                t0 = self.phase("load_elf", t0)
+                base, btf = load_inputs(opts, log, btf_elf, checks.parse)
+                checks.wait()   # before any plugin code sees the BTF
+            finally:
+                checks.cancel()
         t0 = self.phase("load_btf", t0)
         ctx = Context(
             elf_path=opts.elf, log=log, btf=btf, base=base, ids=ids,
@@ -367,11 +379,16 @@ def load_symbols(elf_path: str, log: Log, elf: ElfImage | None = None) -> Any:
         raise BtfidsError(str(exc)) from exc
 
 
-def load_inputs(opts: RunOptions, log: Log,
-                elf: ElfImage | None = None) -> tuple[Btf | None, Btf]:
+def load_inputs(opts: RunOptions, log: Log, elf: ElfImage | None = None,
+                parse: Parse | None = None) -> tuple[Btf | None, Btf]:
     """(base, target) BTF, with upstream's messages on failure. ``elf``: the open image
-    of ``opts.elf``, when the target BTF is its ``.BTF`` (no ``opts.btf``)."""
+    of ``opts.elf``, when the target BTF is its ``.BTF`` (no ``opts.btf``). ``parse``:
+    how the target's BTF is parsed (``Btf.parse`` by default; see :mod:`btfids.btfio`)."""
+    from .btf import Btf
     from .btfio import BtfLoadError, load_base_btf, load_btf, load_btf_from_elf
+
+    if parse is None:
+        parse = Btf.parse
 
     base = None
     if opts.btf_base:
@@ -384,7 +401,8 @@ def load_inputs(opts: RunOptions, log: Log,
             ) from exc
     path = opts.btf or opts.elf
     try:
-        btf = load_btf(path, base) if elf is None else load_btf_from_elf(elf, base)
+        btf = (load_btf(path, base, parse=parse) if elf is None
+               else load_btf_from_elf(elf, base, parse=parse))
     except (BtfLoadError, OSError, ValueError) as exc:
         raise BtfidsError(f"FAILED: load BTF from {path}: {_reason(exc)}") from exc
     return base, btf

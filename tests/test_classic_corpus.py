@@ -75,7 +75,10 @@ def base_btf(corpus: Path) -> Btf:
 
 
 # ------------------------------------------------------------------ 6.12 in place
-def test_vmlinux_in_place_is_byte_identical(corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", ["0", "always"])  # btf/background.py: off, on
+def test_vmlinux_in_place_is_byte_identical(corpus: Path, tmp_path: Path, parallel: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTFIDS_PARALLEL", parallel)
     pre = (CLASSIC / "vmlinux.BTF_ids.pre").read_bytes()
     work = tmp_path / "vmlinux"
     _pre_image(corpus / "vmlinux", pre, work)

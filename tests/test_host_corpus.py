@@ -108,7 +108,10 @@ def sample(golden: Path, every: int) -> tuple[list[str], dict[tuple[str, str], d
     return picked, table
 
 
-def test_vmlinux_identical(corpus: Path, golden: Path, tmp_path: Path, pipe) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("parallel", ["0", "always"])  # btf/background.py: off, on
+def test_vmlinux_identical(corpus: Path, golden: Path, tmp_path: Path, pipe,  # type: ignore[no-untyped-def]
+                           parallel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTFIDS_PARALLEL", parallel)
     elf = preresolve(corpus / "vmlinux", golden / "classic" / "vmlinux.BTF_ids.pre",
                      tmp_path / "vmlinux")
     buf = io.StringIO()
