@@ -479,6 +479,56 @@ def test_fast_path_survives_colliding_word_keys(seed: int) -> None:
     assert fast.raw_data() == ref_copy.raw_data()
 
 
+def _enums(b: Btf, rnd: random.Random, count: int, fwd_share: float,
+           unique: bool = False) -> list[int]:
+    """``count`` ENUM/ENUM64s, mostly anonymous, values from a small space (so twins
+    across base and split are common; ``unique``: no two alike), a ``fwd_share`` of
+    them enum FWDs (vlen 0)."""
+    out = []
+    for n in range(count):
+        vals = [] if rnd.random() < fwd_share else [("V", n)] if unique else [
+            ("V", rnd.randint(0, 2)) for _ in range(rnd.randint(1, 2))]
+        make = enum64 if rnd.random() < 0.2 else enum
+        out.append(make(b, rnd.choice(["", "", "", "e"]), vals))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_split_enum_twins_equal_reference(seed: int) -> None:
+    """A split run looks an often-met enum key up by content once its base chain is
+    known to be FWD- and twin-free (_Dedup._base_enum_twins): bases with and without
+    enum FWDs and twins, split enums that are twins of base ones, of each other, FWDs
+    met before or after the lookup is built, pointers at base enums (a base FWD's map
+    entry moves to a full split enum): the output must be the literal emulation's."""
+    rnd = random.Random(seed)
+    base = Btf()
+    i = int_(base, "int")
+    shape = rnd.choice(["deduped", "deduped", "unique", "raw"])
+    base_enums = _enums(base, rnd, rnd.randint(5, 40),
+                        rnd.choice([0.0, 0.1] if shape != "unique" else [0.1, 0.3]),
+                        unique=shape == "unique")
+    base = reparse(base)
+    if shape == "deduped":   # a base is normally a dedup output: no twins left in it
+        dedup(base)
+        base = reparse(base)
+        base_enums = [tid for tid, t in base.iter_own() if K.kind_of(t[1]) in (K.ENUM, K.ENUM64)]
+    split = Btf(base=base)
+    si = int_(split, "int")
+    for e in base_enums:          # what a base FWD's moved map entry shows in
+        ptr(split, e)
+    for e in _enums(split, rnd, rnd.randint(dedup_module._TWINS_AFTER, 40),
+                    rnd.choice([0.0, 0.0, 0.05])):
+        typedef(split, "t", e)    # which twin a split enum became shows in
+    typedef(split, "t", si if rnd.random() < 0.5 else i)
+    split = reparse(split)
+    fast = Btf.parse(split.raw_data(), base=base)
+    literal = Btf.parse(split.raw_data(), base=base)
+    dedup(fast)
+    dedup(literal, reference=True)
+    assert fast.raw_data() == literal.raw_data()
+
+
 def _same_shape_btf(rnd: random.Random) -> Btf:
     """Long chains of same-shape anonymous unions and typedefs (the standalone struct
     filter's case) over a varied member pool: typedefs, structs (some of them not yet

@@ -194,9 +194,16 @@ class _BasePart:
         self.type_cnt = type_cnt
         # struct-phase filters for long same-key base chains (see _Dedup.base_filter)
         self.filters: dict[Any, tuple[set[int], dict[Any, Any]]] = {}
+        # prim phase: per often-looked-up enum key, the base chain's records → IDs, or
+        # None when the chain holds an enum FWD or twins (see _Dedup.prim_types)
+        self.enum_twins: dict[Any, dict[tuple[int, ...], int] | None] = {}
 
 
 _BASE_PARTS: weakref.WeakKeyDictionary[Btf, _BasePart] = weakref.WeakKeyDictionary()
+_UNKNOWN: Any = object()
+#: a split run's enum key is looked up by content once met this many times (building
+#: the lookup decodes the key's base chain: ~1 ms for the ~830 anonymous base enums)
+_TWINS_AFTER = 8
 class _FastTable:
     """Field-tuple-keyed emulation for standalone BTF. A key's entries are stored in
     *virtual* order; libbpf's (real) order is the virtual one, reversed while ``flip``
@@ -596,12 +603,17 @@ class _Dedup:
         table = self.table
         add = table.add
         cands = table.cands
-        # Standalone fast table: an enum key is the name alone, so the same-name chain of
-        # a vmlinux (its ~1,000 anonymous enums) made the loop below quadratic (~25 ms).
-        # While a key's chain holds no FWD enum, a full enum's only possible effect is its
-        # exact twin (at most one is ever added), found by content instead.
-        exact: dict[tuple[int, ...], int] | None = (
-            {} if isinstance(table, _FastTable) else None)
+        # An enum key is the name alone, so the chain of anonymous enums is long
+        # (vmlinux ~1,000; a module meets the base's). While a key's chain holds no enum
+        # FWD, a full enum's only possible effect is its exact twin, of which the chain
+        # holds at most one: it is found by content instead of a walk of the chain (the
+        # loop below was quadratic: vmlinux ~25 ms, mlx5_ib 18 ms). Standalone: every
+        # key, from the first enum. Split: a key met more than _TWINS_AFTER times, once
+        # its base chain is known to be FWD- and twin-free (kept with the base).
+        exact: dict[tuple[int, ...], int] = {}   # own full enums added, by content
+        standalone = isinstance(table, _FastTable)
+        part = self.base_part if isinstance(table, _FastSplitTable) else None
+        met: dict[Any, int] = {}
         fwd_keys: set[Any] = set()
         for tid in self._of_kinds(_PRIM_PHASE_TABLE):
             k = kinds[tid]
@@ -616,12 +628,15 @@ class _Dedup:
             elif k in _ANY_ENUM:
                 h = keyf[k](t)
                 t_fwd = not t[1] & 0xFFFFFF
-                if exact is not None:
-                    if t_fwd:
-                        fwd_keys.add(h)
-                    elif h not in fwd_keys:
+                if t_fwd:
+                    fwd_keys.add(h)
+                elif h not in fwd_keys and (standalone or part is not None):
+                    twins = None if part is None else self._base_enum_twins(part, h, met)
+                    if standalone or twins is not None:
                         content = tuple(t)
                         new = exact.get(content, tid)
+                        if twins and new == tid:
+                            new = twins.get(content, tid)
                         m[tid] = new
                         if new == tid:
                             exact[content] = tid
@@ -638,11 +653,36 @@ class _Dedup:
                             new = c
                             break
                         m[c] = tid
+                if new == tid and not t_fwd:
+                    exact[tuple(t)] = tid
             else:
                 raise BtfError(f"dedup: unsupported BTF kind {k} for type [{tid}]")
             m[tid] = new
             if new == tid:
                 add(h, tid)
+
+    def _base_enum_twins(self, part: _BasePart, key: Any, met: dict[Any, int]
+                         ) -> dict[tuple[int, ...], int] | None:
+        """The base chain of enum ``key`` as record → ID, for the content lookup of
+        :meth:`prim_types`; None while ``key`` has been met too few times to pay, or
+        when the chain holds an enum FWD or two equal records (then it is walked)."""
+        twins = part.enum_twins.get(key, _UNKNOWN)
+        if twins is not _UNKNOWN:
+            return twins
+        n = met[key] = met.get(key, 0) + 1
+        if n <= _TWINS_AFTER:
+            return None
+        T, kinds = self.T, self.kinds
+        found: dict[tuple[int, ...], int] = {}
+        for c in part.lists.get(key) or ():
+            ct = T[c]
+            content = tuple(ct)
+            if kinds[c] not in _ANY_ENUM or not ct[1] & 0xFFFFFF or content in found:
+                part.enum_twins[key] = None
+                return None
+            found[content] = c
+        part.enum_twins[key] = found
+        return found
 
     def struct_types(self) -> None:
         """§1.4: STRUCT, UNION, TYPEDEF through graph equivalence."""
