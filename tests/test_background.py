@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -256,17 +257,21 @@ def _struct_member_out_of_range() -> bytes:
     return b.raw_data()
 
 
+def _bad_object() -> bytes:
+    ids = BtfIdsBuilder()
+    ids.btf_id("struct", "S")
+    ids.btf_id("struct", "S")
+    ids.btf_id("func", "f")
+    return btfids_elf(ids, _struct_member_out_of_range())[0]
+
+
 @pytest.mark.parametrize("argv", _PRESETS)
 def test_bad_btf_fails_alike_with_a_child(tmp_path: Path, argv: list[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The child's verdict decides: the run fails with the serial run's line, exit 255,
     no resolution line (the parent resolved meanwhile; its WARN is dropped), no output
     and no change to the ELF. A child really ran."""
-    ids = BtfIdsBuilder()
-    ids.btf_id("struct", "S")
-    ids.btf_id("struct", "S")
-    ids.btf_id("func", "f")
-    data = btfids_elf(ids, _struct_member_out_of_range())[0]
+    data = _bad_object()
     forks = []
     real_fork = os.fork
 
@@ -297,6 +302,26 @@ def test_damaged_objects_same_in_both_modes(
     btf_only = [r for r in _regions(original, str(path))[2:]]   # the sections' bytes
     damaged = _apply(original, data.draw(_mutation(btf_only)))
     _both_modes(damaged, preset, tmp_path_factory.mktemp("case"))
+
+
+@pytest.mark.parametrize("valid", [True, False])
+@pytest.mark.parametrize("argv", _PRESETS[:2])
+def test_a_child_that_dies_is_no_verdict(tmp_path: Path, argv: list[str], valid: bool,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child killed before it answers (OOM killer, a signal) proves nothing: the
+    parent checks the BTF itself and the run ends as a serial one (a bad BTF fails)."""
+    parent = os.getpid()
+    verify = Btf.verify
+
+    def dying_verify(data: bytes, base: Btf | None = None) -> None:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        verify(data, base)
+
+    monkeypatch.setattr(Btf, "verify", staticmethod(dying_verify))
+    data = _object() if valid else _bad_object()
+    code, err = _both_modes(data, argv, tmp_path)
+    assert (code == 0) == valid, err
 
 
 def test_child_is_cancelled_when_the_run_fails_first(tmp_path: Path) -> None:
