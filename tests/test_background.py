@@ -214,19 +214,18 @@ def _both_modes(data: bytes, argv: list[str], tmp: Path) -> tuple[int, str]:
 
 
 def _object() -> bytes:
+    """Two ``S`` symbols and two ``struct S`` types: the struct counter outlives the
+    first match, so resolution prints a WARN line; a set and a set8 of kfuncs."""
     ids = BtfIdsBuilder()
-    ids.btf_id("struct", "S")
-    ids.btf_id("struct", "S")   # two symbols: the struct counter outlives the first S
-    ids.btf_id("typedef", "T")
-    ids.btf_id("func", "f")
+    for kind, name in (("struct", "S"), ("struct", "S"), ("typedef", "T"), ("func", "f")):
+        ids.btf_id(kind, name)
     with ids.set("s"):
-        ids.btf_id("func", "g")
-        ids.btf_id("func", "f")
+        for name in ("g", "f"):
+            ids.btf_id("func", name)
     with ids.kfuncs("k"):
         ids.btf_id("func", "f", flags=1 << 12)
-    btf = simple_btf([("struct", "S"), ("typedef", "T"), ("func", "f"), ("func", "g"),
-                      ("struct", "S")])   # S twice: a WARN line from resolution
-    return btfids_elf(ids, btf)[0]
+    entries = [("struct", "S"), ("typedef", "T"), ("func", "f"), ("func", "g")]
+    return btfids_elf(ids, simple_btf([*entries, ("struct", "S")]))[0]
 
 
 _PRESETS = ([], ["--config", "linux-6.12"], ["-v", "--config", "linux-6.12"])
