@@ -329,7 +329,8 @@ def test_child_is_cancelled_when_the_run_fails_first(tmp_path: Path) -> None:
     checks = BackgroundChecks()
     with _mode("always"):
         checks.start(lambda: Btf.verify(_sample_btf()), 1)
-    pid = checks._pid
+    assert checks._child is not None
+    pid = checks._child._pid
     assert pid > 0
     checks.cancel()
     with pytest.raises(ChildProcessError):

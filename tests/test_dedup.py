@@ -4,8 +4,12 @@ through both the fast path and the literal reference emulation."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
+import os
 import random
+import struct as _struct
+from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -527,6 +531,76 @@ def test_split_enum_twins_equal_reference(seed: int) -> None:
     dedup(fast)
     dedup(literal, reference=True)
     assert fast.raw_data() == literal.raw_data()
+
+
+@contextlib.contextmanager
+def _parallel(mode: str) -> Iterator[None]:
+    old = os.environ.get("BTFIDS_PARALLEL")
+    os.environ["BTFIDS_PARALLEL"] = mode
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["BTFIDS_PARALLEL"]
+        else:
+            os.environ["BTFIDS_PARALLEL"] = old
+
+
+def _dedup_in_two(b: Btf) -> dict[str, float]:
+    """dedup with its type phases in a forked child (any size); the phase times."""
+    secs: dict[str, float] = {}
+    with _parallel("always"):
+        dedup(b, seconds=secs)
+    assert "types_in_child_wait" in secs    # a child ran
+    return secs
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_type_phases_in_a_child_equal_reference(seed: int) -> None:
+    """The type phases on the pre-string-phase offsets, in a child, decide as the
+    literal emulation does on the new offsets (only equality of offsets matters)."""
+    for make in (_random_btf, _same_shape_btf):
+        two = make(random.Random(seed))
+        literal = Btf.parse(two.raw_data())
+        secs = _dedup_in_two(two)
+        dedup(literal, reference=True)
+        assert two.raw_data() == literal.raw_data()
+        assert "prim" not in secs    # the child's map was taken, not recomputed
+
+
+def _raw_btf(strs: bytes, records: list[list[int]]) -> bytes:
+    """Raw BTF bytes with exactly this string section (duplicates allowed)."""
+    types = b"".join(_struct.pack(f"<{len(r)}I", *r) for r in records)
+    return _struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                       len(strs)) + types + strs
+
+
+def test_offsets_of_one_string_make_the_types_run_here() -> None:
+    """Two INTs named by two copies of "int": the string phase gives them one offset,
+    so they merge; on the old offsets they would not. The child's answer is dropped
+    and the type phases run here (same bytes as one process)."""
+    info = K.make_info(K.INT)
+    data = _raw_btf(b"\0int\0int\0", [[1, info, 4, 32], [5, info, 4, 32],
+                                        [0, K.make_info(K.PTR), 2]])
+    two, one = Btf.parse(data), Btf.parse(data)
+    secs = _dedup_in_two(two)
+    with _parallel("0"):
+        dedup(one)
+    assert two.raw_data() == one.raw_data()
+    assert two.type_cnt == 3 and "prim" in secs   # merged, by the phases run here
+
+
+def test_type_phase_error_in_the_child_is_raised_here() -> None:
+    """A kind the primitive phase rejects (0) fails in the child; the phases then run
+    here and raise the one-process error."""
+    data = _raw_btf(b"\0x\0", [[1, K.make_info(K.INT), 4, 32], [0, 0, 0]])
+    errors = []
+    for mode in ("always", "0"):
+        with _parallel(mode), pytest.raises(BtfError) as exc:
+            dedup(Btf.parse(data))
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "kind 0" in errors[0]
 
 
 def _same_shape_btf(rnd: random.Random) -> Btf:

@@ -1,22 +1,25 @@
-"""libbpf's sanity checks of a large BTF in a second process, while the run goes on.
+"""Work on a large BTF that a second process can do while the run goes on.
 
-``Btf.parse`` of vmlinux's BTF spends half of its time on libbpf's sanity pass (every
-string offset and type ID of 107k records in range, every FUNC typed by a FUNC_PROTO).
-Its only product is "valid or not", and a valid BTF is the rule. So a run that has a
-second CPU forks a child that loads the BTF in full and answers by its exit status,
-while the parent loads it without that pass (``Btf.parse(checks=False)``) and goes on
-with work that has no visible effect. Before anything is printed or written, and before
-any plugin code sees the BTF, the parent calls :meth:`BackgroundChecks.wait`: if the
-child did not answer "valid", the parent loads the BTF in full itself, which raises the
-very error a serial run raises. The 6.12 flow resolves ``.BTF_ids`` meanwhile (holding
-its log lines until the verdict); the newest flow waits right after its load.
+Two jobs go to a forked :class:`Child` when the BTF is vmlinux-sized and a second CPU
+is there (the link step of a kernel build runs alone, as pahole's own ``-j`` assumes):
 
-The child is forked before the symbols are read, so it starts first; it never writes,
-reads the ELF only with positional reads (``ElfImage`` shares its file offset with
-it), and leaves with ``os._exit``. Forking pays only for a big BTF (vmlinux), on a
-machine with a free CPU: the link step of a kernel build runs alone, as pahole's own
-``-j`` assumes. ``BTFIDS_PARALLEL=0`` switches it off, ``=always`` forks for any BTF
-(tests).
+- :class:`BackgroundChecks`: libbpf's sanity pass of the parse (every string offset and
+  type ID of 107k records in range, every FUNC typed by a FUNC_PROTO), half of a
+  vmlinux parse, whose only product is "valid or not". The child loads the BTF in full
+  and answers by its exit status; the parent loads it without that pass
+  (``Btf.parse(checks=False)``) and goes on with work that has no visible effect. Before
+  anything is printed or written, and before any plugin code sees the BTF, the parent
+  calls :meth:`BackgroundChecks.wait`: if the child did not answer "valid", the parent
+  loads the BTF in full itself, which raises the very error a serial run raises. The
+  6.12 flow resolves ``.BTF_ids`` meanwhile (holding its log lines until the verdict);
+  the newest flow waits right after its load.
+- dedup's type phases (:mod:`btfids.btf.dedup`), run by a child on the records as they
+  are while the parent runs the string phase; the child sends its ID map back.
+
+A child never writes a file, prints nothing, reads the ELF only with positional reads
+(``ElfImage`` shares its file offset with it) and leaves with ``os._exit``. A child
+that fails or dies proves nothing: the parent then does the work itself.
+``BTFIDS_PARALLEL=0`` switches all of it off, ``=always`` forks for any size (tests).
 """
 
 from __future__ import annotations
@@ -36,40 +39,86 @@ if TYPE_CHECKING:
 MIN_BYTES = 1 << 20
 
 
+class Child:
+    """A forked child computing ``bytes`` for this process (:meth:`start`), read back
+    by :meth:`result`. The child writes nothing else, prints nothing (its standard
+    streams are dropped) and leaves with ``os._exit``."""
+
+    __slots__ = ("_pid", "_read")
+
+    def __init__(self, pid: int, read: int) -> None:
+        self._pid = pid
+        self._read = read
+
+    @classmethod
+    def start(cls, work: Callable[[], bytes]) -> Child | None:
+        """Fork a child that runs ``work`` and sends its bytes back; None if no
+        process could be had (EAGAIN, ENOMEM: the caller does the work itself)."""
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return None
+        if pid == 0:  # the child: answer through the pipe and exit status, never return
+            code = 1
+            try:
+                import gc
+                import io
+
+                os.close(read)
+                gc.disable()
+                sys.stdout = sys.stderr = io.StringIO()  # the parent does the talking
+                payload = memoryview(work())
+                while payload:
+                    payload = payload[os.write(write, payload):]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        return cls(pid, read)
+
+    def result(self) -> bytes | None:
+        """The child's bytes, or None if it failed or died (its work proves nothing
+        then). Blocks until the child is done."""
+        pid, self._pid = self._pid, 0
+        if not pid:
+            return None
+        with open(self._read, "rb") as pipe:
+            payload = pipe.read()
+        return payload if _exit_code(pid) == 0 else None
+
+    def cancel(self) -> None:
+        """Stop and reap the child (its result is no longer wanted); a no-op once
+        :meth:`result` has run."""
+        pid, self._pid = self._pid, 0
+        if pid:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+            _exit_code(pid)
+            os.close(self._read)
+
+
 class BackgroundChecks:
     """One load of a BTF done twice: in full by a child process (:meth:`start`), and
     without the sanity checks here (through :meth:`parse`)."""
 
-    __slots__ = ("_load", "_pid")
+    __slots__ = ("_child", "_load")
 
     def __init__(self) -> None:
-        self._pid = 0
+        self._child: Child | None = None
         self._load: Callable[[], object] | None = None
 
     def start(self, load: Callable[[], object], size: int) -> None:
         """Run ``load`` (the serial load, raising on a bad BTF; its parse should be
         :meth:`full_parse`) in a child process, if a BTF of ``size`` bytes is worth it
         and a second CPU is there."""
-        if not _worth_a_child(size):
-            return
-        try:
-            pid = os.fork()
-        except OSError:   # no process to be had (EAGAIN, ENOMEM): check here instead
-            return
-        if pid == 0:  # the child: load in full, answer by exit status, never return
-            code = 1
-            try:
-                import gc
-                import io
-
-                gc.disable()
-                sys.stdout = sys.stderr = io.StringIO()  # the parent does the talking
-                load()
-                code = 0
-            finally:
-                os._exit(code)
-        self._pid = pid
-        self._load = load
+        if worth_a_child(size):
+            self._load = load
+            self._child = Child.start(lambda: (load(), b"")[1])
 
     @staticmethod
     def full_parse(data: bytes | memoryview, base: Btf | None = None, *,
@@ -83,31 +132,29 @@ class BackgroundChecks:
     def parse(self, data: bytes | memoryview, base: Btf | None = None, *,
               records: bool = True, named: NameQuery | None = None) -> Btf:
         """``Btf.parse``, without the sanity checks when a child makes them."""
-        return Btf.parse(data, base, records=records, checks=not self._pid, named=named)
+        return Btf.parse(data, base, records=records, checks=self._child is None,
+                         named=named)
 
     def wait(self) -> None:
         """The child's verdict. If it is not "valid" (a failed check, or a child that
         died), the load runs here in full: it raises the error a serial run raises (or
         returns, if the BTF is valid after all)."""
-        pid, self._pid = self._pid, 0
-        if pid and _exit_code(pid) != 0 and self._load is not None:
+        child, self._child = self._child, None
+        if child is not None and child.result() is None and self._load is not None:
             self._load()
 
     def cancel(self) -> None:
         """Stop and reap the child (the run ends before its verdict matters); a no-op
         once :meth:`wait` has run."""
-        pid, self._pid = self._pid, 0
-        if pid:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-            _exit_code(pid)
+        child, self._child = self._child, None
+        if child is not None:
+            child.cancel()
 
 
-def _worth_a_child(size: int) -> bool:
-    """``BTFIDS_PARALLEL``: ``0`` never, ``always`` for any BTF (tests), else (the
-    default) for a BTF of at least :data:`MIN_BYTES` when a second CPU is there."""
+def worth_a_child(size: int) -> bool:
+    """Whether work on ``size`` bytes goes to a second process. ``BTFIDS_PARALLEL``:
+    ``0`` never, ``always`` for any size (tests), else (the default) from
+    :data:`MIN_BYTES` on, when a second CPU is there."""
     mode = os.environ.get("BTFIDS_PARALLEL", "")
     if mode == "0" or not hasattr(os, "fork"):
         return False

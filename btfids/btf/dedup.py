@@ -33,6 +33,8 @@ from array import array
 from collections.abc import Callable, Iterable, MutableSequence, Sequence
 
 from . import kinds as K
+from .background import Child as _Child
+from .background import worth_a_child
 from .model import Btf, BtfError, info_high_bytes
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -455,17 +457,68 @@ class _Dedup:
     def run(self, seconds: dict[str, float] | None = None) -> None:
         btf = self.btf
         btf.make_modifiable()
-        phases = [("strings", self.strings), ("tables", self.tables), ("prep", self.prep),
-                  ("prim", self.prim_types), ("struct", self.struct_types),
-                  ("fwds", self.resolve_fwds), ("ref", self.ref_types),
-                  ("compact", self.compact_and_remap)]
-        if btf.strs_deduped:
-            del phases[0]
-        for name, phase in phases:
-            t0 = time.perf_counter()
+        secs: dict[str, float] = {} if seconds is None else seconds
+        type_phases = [("tables", self.tables), ("prep", self.prep),
+                       ("prim", self.prim_types), ("struct", self.struct_types),
+                       ("fwds", self.resolve_fwds), ("ref", self.ref_types)]
+        if not btf.strs_deduped:
+            child = self._type_phases_in_child(type_phases)
+            injective = self._timed("strings", lambda: self.strings(child is not None),
+                                    secs, child)
+            if child is not None and self._adopt_child_map(child, injective, secs):
+                type_phases = []
+        for name, phase in type_phases:
+            self._timed(name, phase, secs)
+        self._timed("compact", self.compact_and_remap, secs)
+
+    @staticmethod
+    def _timed(name: str, phase: Callable[[], Any], secs: dict[str, float],
+               child: _Child | None = None) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return phase()
+        except BaseException:
+            if child is not None:
+                child.cancel()
+            raise
+        finally:
+            secs[name] = time.perf_counter() - t0
+
+    # -------------------------------------------- the type phases in a second process
+    def _type_phases_in_child(self, phases: list[tuple[str, Callable[[], None]]]
+                              ) -> _Child | None:
+        """For a big standalone BTF, run the type phases (tables to reference types)
+        in a forked child on the records as they are, while this process runs the
+        string phase. They only ever compare string offsets for equality, so on the
+        old offsets they decide as on the new ones whenever the string phase maps no
+        two referenced offsets to one (:meth:`strings` tells). The child sends its ID
+        map; vmlinux: the 98 ms of type phases overlap the 130 ms string phase."""
+        btf = self.btf
+        if self.reference or btf.base is not None or not worth_a_child(
+                len(btf.strs) + 16 * len(btf.types)):
+            return None
+        return _Child.start(lambda: array("q", self._run_all(phases)).tobytes())
+
+    def _run_all(self, phases: list[tuple[str, Callable[[], None]]]) -> Any:
+        for _name, phase in phases:
             phase()
-            if seconds is not None:
-                seconds[name] = time.perf_counter() - t0
+        return self.map
+
+    def _adopt_child_map(self, child: _Child, injective: bool,
+                         secs: dict[str, float]) -> bool:
+        """The child's ID map, if it answered and the string phase kept the offsets
+        apart; False: the type phases run here after all (same errors, same result)."""
+        t0 = time.perf_counter()
+        payload = child.result()
+        secs["types_in_child_wait"] = time.perf_counter() - t0
+        cnt = self.btf.type_cnt
+        if payload is None or not injective or len(payload) != 8 * cnt:
+            return False
+        self.T = _flatten(self.btf)
+        m = array("q")
+        m.frombytes(payload)
+        self.map = m
+        return True
 
     def prep(self) -> None:
         """§1.1: base types map to themselves and enter the table."""
@@ -498,8 +551,9 @@ class _Dedup:
                 raise BtfError(f"dedup: unknown kind {k} for base type [{tid}]")
             add(f(T[tid]), tid)
 
-    def strings(self) -> None:
-        """§1.2: rebuild the own string section in first-reference order."""
+    def strings(self, check_apart: bool = False) -> bool:
+        """§1.2: rebuild the own string section in first-reference order. With
+        ``check_apart``: True when no two referenced offsets got one new offset."""
         btf = self.btf
         start_off = btf.start_str_off
         base = btf.base
@@ -576,6 +630,9 @@ class _Dedup:
                         t[3::2] = map(new_off, t[3::2])
                 if kind > known:
                     raise BtfError(f"dedup: unsupported BTF kind {kind}")
+            # no two referenced offsets got one new offset: the type phases decide on
+            # the old offsets as on the new ones (see _type_phases_in_child)
+            injective = check_apart and len(set(om.values())) == len(om)
         finally:
             del om, new_off
             # A class is a reference cycle, freed only by the cyclic GC, which a run
@@ -596,6 +653,7 @@ class _Dedup:
         offs = newset.values() if not start_off else map(start_off.__add__, newset.values())
         btf.set_strings_by_offset(dict(zip(offs, newset, strict=True)))
         btf.strs_deduped = True
+        return injective
 
     def prim_types(self) -> None:
         """§1.3: INT, ENUM, ENUM64, FWD, FLOAT."""
