@@ -336,3 +336,27 @@ def test_child_is_cancelled_when_the_run_fails_first(tmp_path: Path) -> None:
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     checks.wait()   # nothing left to wait for
+
+
+@pytest.mark.parametrize("cgroup,files,limit", [
+    ("0::/build\n", {"build/cpu.max": "150000 100000\n"}, 1.5),             # v2, a quota
+    ("0::/build\n", {"build/cpu.max": "max 100000\n"}, float("inf")),       # v2, none
+    ("4:cpu,cpuacct:/ci\n0::/\n", {"cpu,cpuacct/ci/cpu.cfs_quota_us": "100000",
+                                   "cpu,cpuacct/ci/cpu.cfs_period_us": "100000"}, 1.0),
+    ("1:cpu:/\n2:cpuacct:/\n", {"cpu/cpu.cfs_quota_us": "-1",
+                                "cpu/cpu.cfs_period_us": "100000"}, float("inf")),
+    ("1:memory:/x\n", {}, float("inf")),                                     # no cpu line
+    ("0::/gone\n", {}, float("inf")),                                        # unreadable
+])
+def test_cgroup_cpu_limit(tmp_path: Path, cgroup: str, files: dict[str, str],
+                          limit: float) -> None:
+    """A container's CPU quota counts (``docker --cpus=1`` shows every host CPU): the
+    limit is read from cgroup v2's ``cpu.max`` or v1's CFS quota and period."""
+    from btfids.btf.background import cgroup_cpu_limit
+
+    proc = tmp_path / "cgroup"
+    proc.write_text(cgroup)
+    for rel, text in files.items():
+        (tmp_path / "fs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / rel).write_text(text)
+    assert cgroup_cpu_limit(str(proc), str(tmp_path / "fs")) == limit

@@ -154,7 +154,8 @@ class BackgroundChecks:
 def worth_a_child(size: int) -> bool:
     """Whether work on ``size`` bytes goes to a second process. ``BTFIDS_PARALLEL``:
     ``0`` never, ``always`` for any size (tests), else (the default) from
-    :data:`MIN_BYTES` on, when a second CPU is there."""
+    :data:`MIN_BYTES` on, when a second CPU is there: two in the affinity mask and a
+    cgroup quota of two or more (:func:`cgroup_cpu_limit`)."""
     mode = os.environ.get("BTFIDS_PARALLEL", "")
     if mode == "0" or not hasattr(os, "fork"):
         return False
@@ -166,9 +167,47 @@ def worth_a_child(size: int) -> bool:
     if size < MIN_BYTES:
         return False
     try:
-        return len(os.sched_getaffinity(0)) > 1
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return (os.cpu_count() or 1) > 1
+        cpus = os.cpu_count() or 1
+    return cpus > 1 and cgroup_cpu_limit() >= 2
+
+
+def cgroup_cpu_limit(proc_cgroup: str = "/proc/self/cgroup",
+                     root: str = "/sys/fs/cgroup") -> float:
+    """CPUs this process's cgroup may use (its own CPU quota: ``cpu.max`` of cgroup
+    v2, ``cpu.cfs_quota_us``/``cpu.cfs_period_us`` of v1); infinity without a quota
+    or where none can be read. A container held to one CPU (``docker --cpus=1``) sees
+    every CPU of the host, and a second process would only share the one it has."""
+    limit = float("inf")
+    for line in (_read(proc_cgroup) or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        path = path.rstrip("/")
+        if line.startswith("0::"):
+            quota, _, period = (_read(f"{root}{path}/cpu.max") or "max").partition(" ")
+        elif "cpu" in controllers.split(","):
+            base = f"{root}/{controllers}{path}"
+            quota = _read(f"{base}/cpu.cfs_quota_us") or "-1"
+            period = _read(f"{base}/cpu.cfs_period_us") or "0"
+        else:
+            continue
+        try:
+            if int(quota) > 0 and int(period) > 0:
+                limit = min(limit, int(quota) / int(period))
+        except ValueError:   # "max": no quota
+            pass
+    return limit
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def _exit_code(pid: int) -> int:
