@@ -508,11 +508,13 @@ class _Dedup:
                          secs: dict[str, float]) -> bool:
         """The child's ID map, if it answered and the string phase kept the offsets
         apart; False: the type phases run here after all (same errors, same result)."""
+        if not injective:
+            child.cancel()   # its answer would not hold: no need to wait for it
+            return False
         t0 = time.perf_counter()
         payload = child.result()
         secs["types_in_child_wait"] = time.perf_counter() - t0
-        cnt = self.btf.type_cnt
-        if payload is None or not injective or len(payload) != 8 * cnt:
+        if payload is None or len(payload) != 8 * self.btf.type_cnt:
             return False
         self.T = _flatten(self.btf)
         m = array("q")
