@@ -20,13 +20,13 @@ import contextlib
 import io
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from elfbuilder import BtfIdsBuilder, btfids_elf, simple_btf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from parallel_helpers import counting_forks, parallel
 from test_fuzz import _apply, _mutation, _regions
 from test_perf_cache import _sample_btf
 
@@ -35,7 +35,6 @@ from btfids.btf import kinds as K
 from btfids.btf.background import BackgroundChecks
 from btfids.cli.resolve_btfids import run
 
-ENV = "BTFIDS_PARALLEL"
 _EDIT_VALUES = (0, 1, 2, 7, 9, 10, 11, 12, 13, 40, 0xFFFF, 0x0D000000, 0x04000001,
                 0x0C000000, 0xFFFFFFFF)
 
@@ -174,22 +173,9 @@ def test_named_walk_on_damaged_btf(edits: list[tuple[int, int]]) -> None:
 
 
 # ------------------------------------------------------------------ whole runs
-@contextlib.contextmanager
-def _mode(mode: str) -> Iterator[None]:
-    old = os.environ.get(ENV)
-    os.environ[ENV] = mode
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[ENV]
-        else:
-            os.environ[ENV] = old
-
-
 def _run(argv: list[str], mode: str) -> tuple[int, str]:
     err = io.StringIO()
-    with _mode(mode), contextlib.redirect_stderr(err), \
+    with parallel(mode), contextlib.redirect_stderr(err), \
             contextlib.redirect_stdout(io.StringIO()):
         code = run(argv)
     return code, err.getvalue()
@@ -265,23 +251,13 @@ def _bad_object() -> bytes:
 
 
 @pytest.mark.parametrize("argv", _PRESETS)
-def test_bad_btf_fails_alike_with_a_child(tmp_path: Path, argv: list[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_btf_fails_alike_with_a_child(tmp_path: Path, argv: list[str]) -> None:
     """The child's verdict decides: the run fails with the serial run's line, exit 255,
     no resolution line (the parent resolved meanwhile; its WARN is dropped), no output
     and no change to the ELF. A child really ran."""
     data = _bad_object()
-    forks = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    code, err = _both_modes(data, argv, tmp_path)
+    with counting_forks() as forks:
+        code, err = _both_modes(data, argv, tmp_path)
     assert code == 255
     assert err.splitlines()[-1] == (
         "FAILED: load BTF from DIR/obj.o: BTF type [3]: invalid referenced type ID 999")
@@ -327,7 +303,7 @@ def test_child_is_cancelled_when_the_run_fails_first(tmp_path: Path) -> None:
     """A failure before the verdict (here: the load itself) reaps the child: no zombie
     is left behind."""
     checks = BackgroundChecks()
-    with _mode("always"):
+    with parallel("always"):
         checks.start(lambda: Btf.verify(_sample_btf()), 1)
     assert checks._child is not None
     pid = checks._child._pid

@@ -4,12 +4,9 @@ through both the fast path and the literal reference emulation."""
 from __future__ import annotations
 
 import builtins
-import contextlib
 import gc
-import os
 import random
 import struct as _struct
-from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -32,6 +29,7 @@ from dedup_helpers import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from parallel_helpers import counting_forks, parallel
 
 from btfids.btf import dedup as dedup_module
 from btfids.btf import kinds as K
@@ -533,32 +531,10 @@ def test_split_enum_twins_equal_reference(seed: int) -> None:
     assert fast.raw_data() == literal.raw_data()
 
 
-@contextlib.contextmanager
-def _parallel(mode: str) -> Iterator[None]:
-    old = os.environ.get("BTFIDS_PARALLEL")
-    os.environ["BTFIDS_PARALLEL"] = mode
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["BTFIDS_PARALLEL"]
-        else:
-            os.environ["BTFIDS_PARALLEL"] = old
-
-
 def _dedup_in_two(b: Btf) -> dict[str, float]:
     """dedup with its type phases in a forked child (any size); the phase times."""
     secs: dict[str, float] = {}
-    forks = []
-    fork = os.fork
-
-    def counting_fork() -> int:
-        pid = fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    with _parallel("always"), mock.patch.object(os, "fork", counting_fork):
+    with parallel("always"), counting_forks() as forks:
         dedup(b, seconds=secs)
     assert len(forks) == 1    # a child ran
     return secs
@@ -594,7 +570,7 @@ def test_offsets_of_one_string_make_the_types_run_here() -> None:
                                         [0, K.make_info(K.PTR), 2]])
     two, one = Btf.parse(data), Btf.parse(data)
     secs = _dedup_in_two(two)
-    with _parallel("0"):
+    with parallel("0"):
         dedup(one)
     assert two.raw_data() == one.raw_data()
     assert two.type_cnt == 3 and "prim" in secs   # merged, by the phases run here
@@ -607,7 +583,7 @@ def test_type_phase_error_in_the_child_is_raised_here() -> None:
     data = _raw_btf(b"\0x\0", [[1, K.make_info(K.INT), 4, 32], [0, 0, 0]])
     errors = []
     for mode in ("always", "0"):
-        with _parallel(mode), pytest.raises(BtfError) as exc:
+        with parallel(mode), pytest.raises(BtfError) as exc:
             dedup(Btf.parse(data))
         errors.append(str(exc.value))
     assert errors[0] == errors[1] and "kind 0" in errors[0]
