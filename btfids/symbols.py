@@ -212,14 +212,22 @@ def collect_from(
     return syms
 
 
-def name_query(syms: BtfIdSymbols) -> NameQuery | None:
-    """What :func:`resolve_ids` looks for in the own types of a BTF, for a parse that
-    answers it on its walk (``Btf.parse(named=...)``); None if it looks for nothing."""
+def _active_tables(syms: BtfIdSymbols) -> dict[int, dict[bytes, IdNode]] | None:
+    """The name tables :func:`resolve_ids` starts looking up, by BTF kind: those whose
+    counter is above 0 (upstream skips a kind whose counter is 0); None when every
+    table is empty (nothing is resolved)."""
     tables = {K.FUNC: syms.funcs, K.STRUCT: syms.structs, K.UNION: syms.unions,
               K.TYPEDEF: syms.typedefs}
     if not any(tables.values()):
         return None
-    return _name_query({k: t for k, t in tables.items() if syms.nr[_TABLE_OF_BTF_KIND[k]] > 0})
+    return {k: t for k, t in tables.items() if syms.nr[_TABLE_OF_BTF_KIND[k]] > 0}
+
+
+def name_query(syms: BtfIdSymbols) -> NameQuery | None:
+    """What :func:`resolve_ids` looks for in the own types of a BTF, for a parse that
+    answers it on its walk (``Btf.parse(named=...)``); None if it looks for nothing."""
+    active = _active_tables(syms)
+    return None if active is None else _name_query(active)
 
 
 def _name_query(active: dict[int, dict[bytes, IdNode]]) -> NameQuery:
@@ -244,16 +252,12 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
     ascending ID over the whole BTF, base included, with upstream's counter rule.
     ``own_names``: :meth:`~btfids.btf.Btf.own_names` of ``btf`` when the caller has
     them (the sort's result)."""
-    tables = {
-        K.FUNC: syms.funcs, K.STRUCT: syms.structs, K.UNION: syms.unions,
-        K.TYPEDEF: syms.typedefs,
-    }
-    nr = {k: syms.nr[_TABLE_OF_BTF_KIND[k]] for k in tables}
-    if not any(tables.values()):
-        return
     # Kinds still being looked up (upstream skips a kind once its counter reaches 0).
-    active = {k: tables[k] for k in tables if nr[k] > 0}
-    query = _name_query(active)
+    start = _active_tables(syms)
+    if start is None:
+        return
+    active = dict(start)
+    nr = {k: syms.nr[_TABLE_OF_BTF_KIND[k]] for k in active}
     slow = btf.str_at_fast
     tid = 0
 
@@ -309,7 +313,7 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
                 found((types[i][1] >> 24) & 0x1F, names[i], first + i)
             tid = level.type_cnt - 1
             continue
-        if level.named is not None and level.named[0] == query:
+        if level.named is not None and level.named[0] == _name_query(start):
             # the parse answered the query on its walk (only the records it finds)
             for hit, top, name in level.named[1]:
                 table = active.get(top & 0x1F)

@@ -419,8 +419,7 @@ class Btf:
         append = types.append
         names, infos = array("I"), array("I")
         names_append, infos_append = names.append, infos.append
-        head = [3 + n for n in K._FIXED_WORDS]  # words before the vlen elements
-        elem = K._ELEM_WORDS
+        head, elem = _HEAD_WORDS, _ELEM_WORDS   # by kind here (known kinds only)
         single_ref = K._TYPE_REF_KINDS
         known = K.MAX_KNOWN_KIND
         FUNC, FUNC_PROTO, STRUCT, UNION, ENUM, ENUM64, ARRAY, DATASEC = (
