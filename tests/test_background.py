@@ -32,7 +32,7 @@ from test_perf_cache import _sample_btf
 
 from btfids.btf import Btf, BtfError
 from btfids.btf import kinds as K
-from btfids.btf.background import BackgroundChecks
+from btfids.btf.background import PIPE_BYTES, BackgroundChecks, Child, _widen
 from btfids.cli.resolve_btfids import run
 
 _EDIT_VALUES = (0, 1, 2, 7, 9, 10, 11, 12, 13, 40, 0xFFFF, 0x0D000000, 0x04000001,
@@ -312,6 +312,41 @@ def test_child_is_cancelled_when_the_run_fails_first(tmp_path: Path) -> None:
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     checks.wait()   # nothing left to wait for
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 65537, PIPE_BYTES + 12345, 3 * PIPE_BYTES])
+def test_child_answer_arrives_whole(size: int) -> None:
+    """A child's bytes arrive whole at any size: smaller than the pipe (written at once,
+    the pipe closed before the child exits) and larger (the child waits for reads)."""
+    payload = os.urandom(size)
+    child = Child.start(lambda: payload)
+    assert child is not None
+    assert child.result() == payload
+
+
+def test_child_pipe_is_widened() -> None:
+    """Where the system allows it, a child's pipe holds :data:`PIPE_BYTES`: dedup's
+    ID map of vmlinux (860 KB) goes in without waiting for the parent."""
+    fcntl = pytest.importorskip("fcntl")
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("no F_GETPIPE_SZ here")
+    read, write = os.pipe()
+    try:
+        before = fcntl.fcntl(write, fcntl.F_GETPIPE_SZ)
+        _widen(write)
+        after = fcntl.fcntl(write, fcntl.F_GETPIPE_SZ)
+    finally:
+        os.close(read)
+        os.close(write)
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            allowed = int(f.read())
+    except OSError:
+        allowed = 0
+    if allowed >= PIPE_BYTES or os.geteuid() == 0:
+        assert after >= PIPE_BYTES
+    else:
+        assert after == before
 
 
 @pytest.mark.parametrize("cgroup,files,limit", [

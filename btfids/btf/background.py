@@ -55,6 +55,7 @@ class Child:
         """Fork a child that runs ``work`` and sends its bytes back; None if no
         process could be had (EAGAIN, ENOMEM: the caller does the work itself)."""
         read, write = os.pipe()
+        _widen(write)
         try:
             pid = os.fork()
         except OSError:
@@ -74,6 +75,7 @@ class Child:
                 while payload:
                     payload = payload[os.write(write, payload):]
                 code = 0
+                os.close(write)   # the parent's read ends now, not after this exit
             finally:
                 os._exit(code)
         os.close(write)
@@ -100,6 +102,22 @@ class Child:
                 pass
             _exit_code(pid)
             os.close(self._read)
+
+
+#: pipe capacity asked for (Linux ``F_SETPIPE_SZ``; unprivileged limit 1 MiB by default)
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    """Make a pipe hold :data:`PIPE_BYTES`, where the system allows it: a child's
+    answer (dedup's ID map of vmlinux, 860 KB) then goes in without waiting for the
+    parent to read it 64 KB at a time (~6 ms of wakeups when the parent comes to it)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass   # not Linux, or over the limit: a smaller pipe only costs time
 
 
 class BackgroundChecks:
