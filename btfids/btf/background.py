@@ -37,6 +37,20 @@ if TYPE_CHECKING:
 
 #: smallest BTF (bytes) worth a second process: a fork and a wait cost ~1.5 ms
 MIN_BYTES = 1 << 20
+#: pipe capacity asked for (Linux ``F_SETPIPE_SZ``; unprivileged limit 1 MiB by default)
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    """Make a pipe hold :data:`PIPE_BYTES`, where the system allows it: a child's
+    answer (dedup's ID map of vmlinux, 860 KB) then goes in without waiting for the
+    parent to read it 64 KB at a time (~6 ms of wakeups when the parent comes to it)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass   # not Linux, or over the limit: a smaller pipe only costs time
 
 
 class Child:
@@ -102,22 +116,6 @@ class Child:
                 pass
             _exit_code(pid)
             os.close(self._read)
-
-
-#: pipe capacity asked for (Linux ``F_SETPIPE_SZ``; unprivileged limit 1 MiB by default)
-PIPE_BYTES = 1 << 20
-
-
-def _widen(fd: int) -> None:
-    """Make a pipe hold :data:`PIPE_BYTES`, where the system allows it: a child's
-    answer (dedup's ID map of vmlinux, 860 KB) then goes in without waiting for the
-    parent to read it 64 KB at a time (~6 ms of wakeups when the parent comes to it)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):
-        pass   # not Linux, or over the limit: a smaller pipe only costs time
 
 
 class BackgroundChecks:
