@@ -33,7 +33,8 @@ from parallel_helpers import counting_forks, parallel
 
 from btfids.btf import dedup as dedup_module
 from btfids.btf import kinds as K
-from btfids.btf.dedup import _BasePart, _FastSplitTable, _FastTable, _RefTable, dedup
+from btfids.btf.dedup import dedup
+from btfids.btf.dedup_tables import BasePart, FastSplitTable, FastTable, RefTable
 from btfids.btf.model import Btf, BtfError
 
 MODES = [pytest.param(False, id="fast"), pytest.param(True, id="reference")]
@@ -372,15 +373,15 @@ def test_unknown_kind_is_an_error() -> None:
 def test_fast_tables_match_literal_hashmap(keys: list[int], base_n: int) -> None:
     """The flip-flag tables give libbpf's chain order (the spec's list-reversal model)
     after every insert, standalone and on top of a shared base part."""
-    literal = _RefTable()
-    fast = _FastTable()
+    literal = RefTable()
+    fast = FastTable()
     base_n = min(base_n, len(keys))
     for n, k in enumerate(keys[:base_n]):
         literal.add(k, n)
         fast.add(k, n)
     # stored orientation; a single entry is kept as a bare ID
     snapshot = {k: [v] if isinstance(v, int) else v[:] for k, v in fast.lists.items()}
-    split = _FastSplitTable(_BasePart(snapshot, fast.size, fast.cap, fast.flip, 0))
+    split = FastSplitTable(BasePart(snapshot, fast.size, fast.cap, fast.flip, 0))
     for n, k in enumerate(keys[base_n:], base_n):
         literal.add(k, n)
         fast.add(k, n)

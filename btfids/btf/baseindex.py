@@ -28,7 +28,7 @@ from bisect import bisect_left
 
 from ..cache import cache_dir, write_atomically
 from . import kinds as K
-from .dedup import _KEY_BY_KIND
+from .dedup_tables import KEY_BY_KIND, base_part
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class _DedupLists:
         while i < len(hashes) and hashes[i] == h:
             lo, hi = starts[i], starts[i + 1]
             first = ids[lo]
-            if _KEY_BY_KIND[idx.kinds[first]](types[first - 1]) == key:
+            if KEY_BY_KIND[idx.kinds[first]](types[first - 1]) == key:
                 return ids[lo:hi].tolist()
             i += 1
         return None
@@ -189,7 +189,6 @@ class BaseIndex:
     @classmethod
     def build(cls, btf: Btf) -> BaseIndex | None:
         """From a fully parsed standalone base in host order; None if not indexable."""
-        from .dedup import _base_part
         from .model import HOST_ORDER
 
         if btf.base is not None or btf.order != HOST_ORDER or btf.layout:
@@ -206,7 +205,7 @@ class BaseIndex:
             pos += len(t)
             offs.append(pos)
         try:
-            part = _base_part(types, btf.type_cnt)
+            part = base_part(types, btf.type_cnt)
         except ValueError:
             return None
         groups = sorted((hash(key), lst[0], lst) for key, lst in part.lists.items())

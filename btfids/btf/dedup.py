@@ -16,7 +16,8 @@ chains are newest-first and get reversed by every table growth. Two emulations e
   same tuple always share a hash and see the same insert/growth sequence, so their
   relative order is identical. Growth is a global orientation flag instead of list
   reversals, and the base's part of the table (split BTF) is computed once per base
-  object and shared. Both paths run the same phase code.
+  object and shared. Both paths run the same phase code (the tables:
+  :mod:`btfids.btf.dedup_tables`).
   Where the hash folds every word of the record (and every candidate is compared word
   for word), the key is Python's ``hash`` of that tuple, an int: entries of different
   tuples that share it are rejected by the comparison, and those of one tuple keep
@@ -28,13 +29,24 @@ from __future__ import annotations
 import itertools
 import operator
 import time
-import weakref
 from array import array
 from collections.abc import Callable, Iterable, MutableSequence, Sequence
 
 from . import kinds as K
 from .background import Child as _Child
 from .background import worth_a_child
+from .dedup_tables import (
+    BASE_PARTS,
+    HASH_BY_KIND,
+    KEY_BY_KIND,
+    SELF_MAPPED,
+    BasePart,
+    FastSplitTable,
+    FastTable,
+    RefTable,
+    base_part,
+    key_struct,
+)
 from .model import Btf, BtfError, info_high_bytes
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -44,7 +56,6 @@ if TYPE_CHECKING:
 UNPROCESSED = 0xFFFFFFFF
 IN_PROGRESS = 0xFFFFFFFE
 MAX_NR = 0x7FFFFFFF
-_M64 = (1 << 64) - 1
 
 _INT, _PTR, _ARRAY, _STRUCT, _UNION, _ENUM, _FWD, _TYPEDEF = (
     K.INT, K.PTR, K.ARRAY, K.STRUCT, K.UNION, K.ENUM, K.FWD, K.TYPEDEF)
@@ -64,7 +75,6 @@ _STRUCT_PHASE = frozenset({_STRUCT, _UNION, _TYPEDEF})
 _PRIM_EXACT = frozenset({_INT, _FWD, _FLOAT})
 # Kinds the primitive phase leaves for later phases (kind 0 and unknown kinds fail there).
 _NO_PRIM = _REF_KINDS | _STRUCT_PHASE | {_VAR, _DATASEC}
-_SELF_MAPPED = frozenset({_VAR, _DATASEC})
 _KIND_7BIT = bytes(b & 0x7F for b in range(256))   # info >> 24 -> kind
 _STRUCT_PHASE_TABLE = K.kind_table(*_STRUCT_PHASE)
 # the primitive phase takes every kind it does not leave to later phases (and fails on
@@ -76,258 +86,10 @@ _ARRAY_SLOTS = (3, 4)
 # entries are final for the phase, and reference kinds the phase leaves unprocessed.
 _OWN_STABLE = _COMPOSITE | {_TYPEDEF, _INT, _FLOAT}
 _OWN_STABLE_REF = _REF_KINDS - {_DECL_TAG, _TYPEDEF}
-
-
-# --------------------------------------------------------------------- hashes (§1.11)
-def _h_common(t: Sequence[int]) -> int:
-    return ((t[0] * 31 + t[1]) * 31 + t[2]) & _M64
-
-
-def _h_typedef(t: Sequence[int]) -> int:
-    return (t[0] * 31 + t[1]) & _M64
-
-
-def _h_int_tag(t: Sequence[int]) -> int:
-    return (_h_common(t) * 31 + t[3]) & _M64
-
-
-def _h_enum(t: Sequence[int]) -> int:
-    return t[0]
-
-
-def _h_struct(t: Sequence[int]) -> int:
-    h = _h_common(t)
-    for i in range(3, len(t), 3):
-        h = ((h * 31 + t[i]) * 31 + t[i + 2]) & _M64
-    return h
-
-
-def _h_array(t: Sequence[int]) -> int:
-    return (((_h_common(t) * 31 + t[3]) * 31 + t[4]) * 31 + t[5]) & _M64
-
-
-def _h_fnproto(t: Sequence[int]) -> int:
-    h = _h_common(t)
-    for i in range(3, len(t), 2):
-        h = ((h * 31 + t[i]) * 31 + t[i + 1]) & _M64
-    return h
-
-
-# ------------------------------------------------- field-tuple keys (fast path, see top)
-def _k_typedef(t: Sequence[int]) -> tuple[int, ...]:
-    return (t[0], t[1])
-
-
-def _k_enum(t: Sequence[int]) -> tuple[int, ...]:
-    return (t[0],)
-
-
-def _k_struct(t: list[int]) -> tuple[int, ...]:
-    return (*t[:3], *t[3::3], *t[5::3])
-
-
-# Per kind: the table key of a type (prep, prim, struct and ref phases agree per kind).
-_HASH_BY_KIND: dict[int, Callable[[Any], Any]] = {
-    _CONST: _h_common, _VOLATILE: _h_common, _RESTRICT: _h_common, _PTR: _h_common,
-    _FWD: _h_common, _FUNC: _h_common, _FLOAT: _h_common, _TYPE_TAG: _h_common,
-    _TYPEDEF: _h_typedef, _INT: _h_int_tag, _DECL_TAG: _h_int_tag,
-    _ENUM: _h_enum, _ENUM64: _h_enum, _STRUCT: _h_struct, _UNION: _h_struct,
-    _ARRAY: _h_array, _FUNC_PROTO: _h_fnproto,
-}
-def _k_words(t: Sequence[int]) -> int:
-    """Key of a kind whose hash folds every word (candidates are compared word for
-    word): the tuple's hash (hot loops inline it)."""
-    return hash(tuple(t))
-
-
-# Kinds whose hash folds every word of the record: the key is ``hash(tuple(t))``.
-_KEY_BY_KIND: dict[int, Callable[[Any], Any]] = {
-    k: _k_words for k in (_CONST, _VOLATILE, _RESTRICT, _PTR, _FWD, _FUNC, _FLOAT, _TYPE_TAG,
-                       _INT, _DECL_TAG, _ARRAY, _FUNC_PROTO)
-}
-_KEY_BY_KIND.update({_TYPEDEF: _k_typedef, _ENUM: _k_enum, _ENUM64: _k_enum,
-                     _STRUCT: _k_struct, _UNION: _k_struct})
-
-
-def _next_grow(cap: int) -> int:
-    """Smallest table size at which libbpf's hashmap grows before the next insert:
-    ``cap == 0`` or ``(size + 1) * 4 // 3 > cap``."""
-    if cap == 0:
-        return 0
-    return (3 * (cap + 1) + 3) // 4 - 1
-
-
-# ----------------------------------------------------------------------- candidate tables
-class _RefTable:
-    """libbpf hashmap emulation, verbatim from the spec (§1.12): one list per hash, the
-    newest entry first; every growth reverses every list."""
-
-    def __init__(self) -> None:
-        self.lists: dict[Any, list[int]] = {}
-        self.size = 0
-        self.cap = 0
-
-    def add(self, key: Any, tid: int) -> None:
-        if self.cap == 0 or (self.size + 1) * 4 // 3 > self.cap:
-            self.cap = max(4, 2 * self.cap)
-            for chain in self.lists.values():
-                chain.reverse()
-        lst = self.lists.get(key)
-        if lst is None:
-            self.lists[key] = [tid]
-        else:
-            lst.insert(0, tid)
-        self.size += 1
-
-    def cands(self, key: Any) -> Sequence[int]:
-        return self.lists.get(key, ())
-
-
-class _BasePart:
-    """The table state right after prep for one base BTF (fast path): per key the base
-    IDs in *stored* orientation (see :class:`_FastTable`), plus size/cap/orientation."""
-
-    def __init__(self, lists: Any, size: int, cap: int, flip: int,
-                 type_cnt: int) -> None:
-        self.lists = lists
-        self.size = size
-        self.cap = cap
-        self.flip = flip
-        self.type_cnt = type_cnt
-        # struct-phase filters for long same-key base chains (see _Dedup.base_filter)
-        self.filters: dict[Any, tuple[set[int], dict[Any, Any]]] = {}
-        # prim phase: per often-looked-up enum key, the base chain's records → IDs, or
-        # None when the chain holds an enum FWD or twins (see _Dedup.prim_types)
-        self.enum_twins: dict[Any, dict[tuple[int, ...], int] | None] = {}
-
-
-_BASE_PARTS: weakref.WeakKeyDictionary[Btf, _BasePart] = weakref.WeakKeyDictionary()
 _UNKNOWN: Any = object()
 #: a split run's enum key is looked up by content once met this many times (building
 #: the lookup decodes the key's base chain: ~1 ms for the ~830 anonymous base enums)
 _TWINS_AFTER = 8
-class _FastTable:
-    """Field-tuple-keyed emulation for standalone BTF. A key's entries are stored in
-    *virtual* order; libbpf's (real) order is the virtual one, reversed while ``flip``
-    is set. A growth toggles ``flip`` instead of reversing every list; an insert at the
-    real front is a prepend (flip clear) or an append (flip set). A key with a single
-    entry (most of vmlinux's ~100k) stores the bare ID, not a one-item list."""
-
-    def __init__(self) -> None:
-        self.lists: dict[Any, int | list[int]] = {}
-        self.size = 0
-        self.cap = 0
-        self.flip = 0
-        self.grow_at = 0
-
-    def add(self, key: Any, tid: int) -> None:
-        if self.size == self.grow_at:
-            self.cap = max(4, 2 * self.cap)
-            self.flip ^= 1
-            self.grow_at = _next_grow(self.cap)
-        lists = self.lists
-        lst = lists.get(key)
-        if lst is None:
-            lists[key] = tid
-        elif isinstance(lst, int):
-            lists[key] = [lst, tid] if self.flip else [tid, lst]
-        elif self.flip:
-            lst.append(tid)
-        else:
-            lst.insert(0, tid)
-        self.size += 1
-
-    def first(self, key: Any) -> int:
-        """The first candidate in libbpf order, or -1."""
-        lst = self.lists.get(key)
-        if lst is None:
-            return -1
-        if isinstance(lst, int):
-            return lst
-        return lst[-1] if self.flip else lst[0]
-
-    def cands(self, key: Any) -> Sequence[int]:
-        lst = self.lists.get(key)
-        if lst is None:
-            return ()
-        if isinstance(lst, int):
-            return (lst,)
-        return lst[::-1] if self.flip else lst
-
-
-class _FastSplitTable:
-    """:class:`_FastTable` on top of a shared, never modified base part ``B``: a key's
-    virtual list is ``reversed(L) + B + R``, own inserts go to ``L`` (flip clear) or
-    ``R`` (flip set)."""
-
-    def __init__(self, base: _BasePart) -> None:
-        self.base = base.lists
-        self.own: dict[Any, tuple[list[int], list[int]]] = {}
-        self.size = base.size
-        self.cap = base.cap
-        self.flip = base.flip
-        self.grow_at = _next_grow(self.cap)
-
-    def add(self, key: Any, tid: int) -> None:
-        if self.size == self.grow_at:
-            self.cap = max(4, 2 * self.cap)
-            self.flip ^= 1
-            self.grow_at = _next_grow(self.cap)
-        lr = self.own.get(key)
-        if lr is None:
-            lr = self.own[key] = ([], [])
-        lr[self.flip].append(tid)
-        self.size += 1
-
-    def first(self, key: Any) -> int:
-        cands = self.cands(key)
-        return cands[0] if cands else -1
-
-    def own_cands(self, key: Any) -> list[int]:
-        """The own (non-base) candidates under ``key``, in no particular order."""
-        lr = self.own.get(key)
-        return lr[0] + lr[1] if lr is not None else []
-
-    def cands(self, key: Any) -> Sequence[int]:
-        b = self.base.get(key)
-        lr = self.own.get(key)
-        if lr is None:
-            if not b:
-                return ()
-            return b[::-1] if self.flip else b
-        left, right = lr
-        virt = left[::-1] + (b or []) + right
-        return virt[::-1] if self.flip else virt
-
-
-def _base_part(base_types: list[list[int]], type_cnt: int) -> _BasePart:
-    """Prep (§1.1) of the base in the fast representation, computed once per base."""
-    lists: dict[Any, list[int]] = {}
-    size = 0
-    cap = 0
-    flip = 0
-    grow_at = 0
-    keyf = _KEY_BY_KIND
-    setdefault = lists.setdefault
-    for tid, t in enumerate(base_types, 1):
-        kind = (t[1] >> 24) & 0x7F
-        f = keyf.get(kind)
-        if f is None:
-            if kind in _SELF_MAPPED:
-                continue
-            raise BtfError(f"dedup: unknown kind {kind} for base type [{tid}]")
-        if size == grow_at:
-            cap = max(4, 2 * cap)
-            flip ^= 1
-            grow_at = _next_grow(cap)
-        lst = setdefault(hash(tuple(t)) if f is _k_words else f(t), [])
-        # base entries are added at the real front; stored orientation depends on flip
-        if flip:
-            lst.append(tid)
-        else:
-            lst.insert(0, tid)
-        size += 1
-    return _BasePart(lists, size, cap, flip, type_cnt)
 
 
 # -------------------------------------------------------------------------- the algorithm
@@ -418,7 +180,7 @@ class _Dedup:
             m: Any = array("q", idx.identity())
             m.extend([UNPROCESSED] * len(btf.types))
             for tid in range(start, len(kinds)):
-                if kinds[tid] in _SELF_MAPPED:
+                if kinds[tid] in SELF_MAPPED:
                     m[tid] = tid
         else:
             flat = self.T = _flatten(btf)
@@ -430,7 +192,7 @@ class _Dedup:
             m = [UNPROCESSED] * len(flat)
             m[0] = 0
             all_kinds = bytes(kinds)
-            for k in _SELF_MAPPED:
+            for k in SELF_MAPPED:
                 for tid in _ids_of_kind(all_kinds, k, 0, 0):
                     m[tid] = tid
         self.kinds = kinds
@@ -439,10 +201,10 @@ class _Dedup:
         self.map = m
         self.hyp: dict[int, int] = {}
         self.adjust = False
-        self.keyf = _HASH_BY_KIND if reference else _KEY_BY_KIND
-        self.table: _RefTable | _FastTable | _FastSplitTable
-        self.table = _RefTable() if reference else _FastTable()
-        self.base_part: _BasePart | None = None
+        self.keyf = HASH_BY_KIND if reference else KEY_BY_KIND
+        self.table: RefTable | FastTable | FastSplitTable
+        self.table = RefTable() if reference else FastTable()
+        self.base_part: BasePart | None = None
         # standalone fast path: per long struct-phase key, (covered, trie), see own_filter
         self.own_filters: dict[Any, tuple[set[int], Any]] = {}
 
@@ -532,21 +294,21 @@ class _Dedup:
         if self.index is None:
             m[1:start] = range(1, start)
         if not self.reference:
-            part = _BASE_PARTS.get(base)
+            part = BASE_PARTS.get(base)
             if part is None or part.type_cnt != start:
                 idx = self.index
                 if idx is not None:
-                    part = _BasePart(idx.dedup_lists, idx.size, idx.cap, idx.flip, start)
+                    part = BasePart(idx.dedup_lists, idx.size, idx.cap, idx.flip, start)
                 else:
-                    part = _base_part(self.T[1:start], start)
-                _BASE_PARTS[base] = part
-            self.table = _FastSplitTable(part)
+                    part = base_part(self.T[1:start], start)
+                BASE_PARTS[base] = part
+            self.table = FastSplitTable(part)
             self.base_part = part
             return
         T, kinds, keyf, add = self.T, self.kinds, self.keyf, self.table.add
         for tid in range(1, start):
             k = kinds[tid]
-            if k in _SELF_MAPPED:
+            if k in SELF_MAPPED:
                 continue
             f = keyf.get(k)
             if f is None:
@@ -671,8 +433,8 @@ class _Dedup:
         # key, from the first enum. Split: a key met more than _TWINS_AFTER times, once
         # its base chain is known to be FWD- and twin-free (kept with the base).
         exact: dict[tuple[int, ...], int] = {}   # own full enums added, by content
-        standalone = isinstance(table, _FastTable)
-        part = self.base_part if isinstance(table, _FastSplitTable) else None
+        standalone = isinstance(table, FastTable)
+        part = self.base_part if isinstance(table, FastSplitTable) else None
         met: dict[Any, int] = {}
         fwd_keys: set[Any] = set()
         for tid in self._of_kinds(_PRIM_PHASE_TABLE):
@@ -721,7 +483,7 @@ class _Dedup:
             if new == tid:
                 add(h, tid)
 
-    def _base_enum_twins(self, part: _BasePart, key: Any, met: dict[Any, int]
+    def _base_enum_twins(self, part: BasePart, key: Any, met: dict[Any, int]
                          ) -> dict[tuple[int, ...], int] | None:
         """The base chain of enum ``key`` as record → ID, for the content lookup of
         :meth:`prim_types`; None while ``key`` has been met too few times to pay, or
@@ -752,7 +514,7 @@ class _Dedup:
         merge = self.merge_hypot
         fast = not self.reference
         quick_reject = self.quick_reject
-        split_table = table if isinstance(table, _FastSplitTable) else None
+        split_table = table if isinstance(table, FastSplitTable) else None
         own_filters = self.own_filters
         for tid in self._of_kinds(_STRUCT_PHASE_TABLE):
             if m[tid] <= MAX_NR:
@@ -892,7 +654,7 @@ class _Dedup:
         t = self.T[x]
         k = self.kinds[x]
         if k in _COMPOSITE:
-            return _k_struct(t)
+            return key_struct(t)
         if k in _REF_CHAIN:
             return (t[0], t[1])
         if k == _FUNC_PROTO:
@@ -1237,7 +999,7 @@ class _Dedup:
             return
         # standalone: most keys are new, and a dict probe says so without a cands() call
         # (vmlinux: 91k roots)
-        fast = table if isinstance(table, _FastTable) else _FastTable()  # (unused if not)
+        fast = table if isinstance(table, FastTable) else FastTable()  # (unused if not)
         fast_lists = fast.lists
         has_key = fast_lists.__contains__ if fast is table else None
         for root in range(self.start, len(T)):
@@ -1282,7 +1044,7 @@ class _Dedup:
                 slow(root)
                 continue
             # every referenced ID is mapped: finish inline, as the walk would (every
-            # reference kind's key is _k_words)
+            # reference kind's key is key_words)
             h = hash(tuple(t))
             new = root
             if has_key is None or has_key(h):
@@ -1295,7 +1057,7 @@ class _Dedup:
                     add(h, root)
             else:
                 m[root] = root
-                # _FastTable.add for a key it lacks, without the call (vmlinux: 88k)
+                # FastTable.add for a key it lacks, without the call (vmlinux: 88k)
                 if fast.size == fast.grow_at:
                     add(h, root)
                 else:
