@@ -11,8 +11,8 @@ runs them against one fused walk that does all the rewriting and the placing
 Both maps are computed before the clock starts, so the string phase's first
 references (its other ~85 ms) are not in either figure. Each timing runs in a fresh
 process (the maps come from a file), alternating the variants: in one long-lived
-process each repetition is slower than the last. Every variant's words are checked
-against the real pipeline's output.
+process each repetition is slower than the last. Every variant writes through
+``Btf.raw_data``, and its bytes are checked against the real pipeline's output.
 """
 
 from __future__ import annotations
@@ -24,10 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from array import array
-from collections.abc import Callable, Sequence
-from functools import reduce
-from operator import iadd
+from collections.abc import Callable
 
 from corpus import corpus_path
 
@@ -40,8 +37,9 @@ NAMES_EVERY_3RD = (K.STRUCT, K.UNION, K.ENUM64)   # members: name, then two word
 NAMES_EVERY_2ND = (K.ENUM, K.FUNC_PROTO)          # members: name, then one word
 
 
-def maps(raw: bytes) -> tuple[dict[int, int], list[int], array[int]]:
-    """(old → new string offset, old → new type ID with VOID, the pipeline's words)."""
+def maps(raw: bytes) -> tuple[dict[int, int], list[int], bytes, bytes]:
+    """(old → new string offset, old → new type ID with VOID, the new string section,
+    the pipeline's output)."""
     before = Btf.parse(raw)
     after = Btf.parse(raw)
     dedup(after)
@@ -57,21 +55,20 @@ def maps(raw: bytes) -> tuple[dict[int, int], list[int], array[int]]:
             offsets.update(zip(old[3::2], new[3::2], strict=True))
     ids = sort_order(after)
     sort_by_name(after)
-    return offsets, ids, serialise(after.types)
+    return offsets, ids, bytes(after.strs), after.raw_data()
 
 
-def serialise(types: Sequence[list[int]]) -> array[int]:
-    """The words of ``types`` in order, as ``Btf.raw_data`` makes them."""
-    words = array("I")
-    for lo in range(0, len(types), 8192):
-        words.fromlist(reduce(iadd, types[lo : lo + 8192], []))
-    return words
+def write(btf: Btf, placed: list[list[int]]) -> bytes:
+    """The writer, on the records in their new order."""
+    btf.types = placed
+    return btf.raw_data()
 
 
-def three_walks(types: list[list[int]], offsets: dict[int, int], ids: list[int]
-                ) -> tuple[dict[str, float], array[int]]:
+def three_walks(btf: Btf, offsets: dict[int, int], ids: list[int]
+                ) -> tuple[dict[str, float], bytes]:
     """As the pipeline does it: the string phase's rewrite, the sort's remap and
     placement, the writer."""
+    types = btf.types
     new_off = offsets.__getitem__
     t0 = time.perf_counter()
     for t in types:
@@ -91,15 +88,16 @@ def three_walks(types: list[list[int]], offsets: dict[int, int], ids: list[int]
     for t, new in zip(types, ids[1:], strict=True):
         placed[new - 1] = t
     t3 = time.perf_counter()
-    words = serialise(placed)
+    out = write(btf, placed)
     t4 = time.perf_counter()
     return {"strings": t1 - t0, "remap": t2 - t1, "place": t3 - t2, "serialise": t4 - t3,
-            "total": t4 - t0}, words
+            "total": t4 - t0}, out
 
 
-def one_walk(types: list[list[int]], offsets: dict[int, int], ids: list[int]
-             ) -> tuple[dict[str, float], array[int]]:
+def one_walk(btf: Btf, offsets: dict[int, int], ids: list[int]
+             ) -> tuple[dict[str, float], bytes]:
     """Names, IDs and placement in one loop per record, then the writer."""
+    types = btf.types
     new_off = offsets.__getitem__
     new_id = ids.__getitem__
     single = K._TYPE_REF_KINDS
@@ -134,12 +132,12 @@ def one_walk(types: list[list[int]], offsets: dict[int, int], ids: list[int]
                 t[3::2] = map(new_off, t[3::2])
         placed[new - 1] = t
     t1 = time.perf_counter()
-    words = serialise(placed)
+    out = write(btf, placed)
     t2 = time.perf_counter()
-    return {"walk": t1 - t0, "serialise": t2 - t1, "total": t2 - t0}, words
+    return {"walk": t1 - t0, "serialise": t2 - t1, "total": t2 - t0}, out
 
 
-VARIANTS: dict[str, Callable[..., tuple[dict[str, float], array[int]]]] = {
+VARIANTS: dict[str, Callable[..., tuple[dict[str, float], bytes]]] = {
     "three walks (today)": three_walks, "one fused walk": one_walk}
 
 
@@ -148,14 +146,13 @@ def time_one(label: str, maps_file: str) -> None:
     gc.disable()   # as in a run (btfids/gcpause.py)
     raw = (corpus_path() / "btf-vmlinux").read_bytes()
     with open(maps_file, "rb") as f:
-        offsets, ids, words_bytes = marshal.load(f)
-    expected = array("I")
-    expected.frombytes(words_bytes)
+        offsets, ids, strs, expected = marshal.load(f)
     btf = Btf.parse(raw)
     btf.make_modifiable()
-    secs, words = VARIANTS[label](btf.types, offsets, ids)
-    if words != expected:
-        raise SystemExit(f"{label}: words differ from the pipeline's")
+    btf.strs = bytearray(strs)   # the string phase's other half, not timed here
+    secs, out = VARIANTS[label](btf, offsets, ids)
+    if out != expected:
+        raise SystemExit(f"{label}: output differs from the pipeline's")
     parts = "  ".join(f"{k} {v * 1000:5.1f}" for k, v in secs.items())
     print(f"{label:20} {parts} ms", flush=True)
 
@@ -169,9 +166,9 @@ def main() -> int:
     if args.variant:
         time_one(args.variant, args.maps)
         return 0
-    offsets, ids, expected = maps((corpus_path() / "btf-vmlinux").read_bytes())
+    offsets, ids, strs, expected = maps((corpus_path() / "btf-vmlinux").read_bytes())
     with tempfile.NamedTemporaryFile(suffix=".maps") as f:
-        marshal.dump((offsets, ids, expected.tobytes()), f)
+        marshal.dump((offsets, ids, strs, expected), f)
         f.flush()
         for _ in range(args.repeat):
             for label in VARIANTS:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .subcmd import Option, Parser
 
 
-
 def _extra_options() -> list[Option]:
     from .subcmd import BOOL, PROJECT_OPTIONS, STRING, Option
 
