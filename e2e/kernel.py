@@ -13,7 +13,7 @@ source (keyed by the Debian package version), the ``.config`` and the C build (k
 source version, config recipe and toolchain), the btfids build (additionally keyed by a
 hash of btfids' own sources). ``ccache`` makes a rebuild after a btfids change cheap.
 
-Usage: ``e2e/kernel.py [all|prepare|build-c|build-btfids|compare|boot|info]``; ``make e2e``
+Usage: ``e2e/kernel.py [all|prepare|reftool|build-c|build-btfids|compare|boot|info]``; ``make e2e``
 runs ``all``. Exit 0 only if every file is identical. Stdlib only: the checker must not
 depend on the code under test.
 """
@@ -238,6 +238,25 @@ class E2E:
             cmd.append("CC=ccache gcc")
         run(cmd + extra + targets, env=self.make_env(), logfile=logfile, nice=True)
 
+    def reftool(self) -> Path:
+        """Build the 6.12 C ``resolve_btfids`` alone from the unpacked source (cached).
+
+        The side-by-side reference for ``bench/`` and the differential fuzz: a C tool
+        built on this machine, from the same Debian source as ``make e2e`` uses.
+        """
+        src = self.unpack()
+        outdir = self.cache / f"reftool-{self.srctree.parent.name}"
+        tool = outdir / "resolve_btfids"
+        if tool.is_file() and not self.force:
+            return tool
+        shutil.rmtree(outdir, ignore_errors=True)
+        outdir.mkdir(parents=True)
+        run(["make", "-s", "-C", str(src / "tools/bpf/resolve_btfids"), f"OUTPUT={outdir}/",
+             f"-j{self.jobs}"], env=self.make_env(), logfile=outdir / "build.log", nice=True)
+        if not tool.is_file():
+            raise E2EError(f"the C tool was not built (see {outdir / 'build.log'})")
+        return tool
+
     def prepare(self) -> Path:
         """Unpack the source and produce the cached ``.config``."""
         self.unpack()
@@ -453,7 +472,7 @@ class E2E:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("step", nargs="?", default="all",
-                    choices=["all", "prepare", "build-c", "build-btfids", "build-control",
+                    choices=["all", "prepare", "reftool", "build-c", "build-btfids", "build-control",
                              "compare", "boot", "info"])
     ap.add_argument("--cache", default=os.environ.get("BTFIDS_E2E_CACHE",
                                                       "~/.cache/btfids-e2e"))
@@ -474,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.step == "prepare":
             print(e.prepare())
+            return 0
+        if args.step == "reftool":
+            print(e.reftool())
             return 0
         if args.step in ("build-c", "build-btfids", "build-control"):
             print(e.build(args.step.removeprefix("build-")))
