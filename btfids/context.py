@@ -7,45 +7,17 @@ resolves ``.BTF_ids`` against the final BTF and writes the outputs.
 
 from __future__ import annotations
 
-import sys
-
 from ._dc import dataclass, field
+from .log import Log
+
+__all__ = ["Context", "Kfunc", "Log"]
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from typing import Any, TextIO
+    from typing import Any
 
     from .btf import Btf
     from .symbols import BtfIdSymbols
-
-
-class Log:
-    """Upstream-style diagnostics on stderr: info/warn always, debug at -v, debug2 at -vv.
-
-    ``warn`` counts warnings (the ``--fatal_warnings`` rule uses the count).
-    """
-
-    def __init__(self, verbose: int = 0, stream: TextIO | None = None) -> None:
-        self.verbose = verbose
-        self.stream = stream if stream is not None else sys.stderr
-        self.warnings = 0
-        self.warning_lines: list[str] = []
-
-    def info(self, msg: str) -> None:
-        self.stream.write(msg + "\n")
-
-    def warn(self, msg: str) -> None:
-        self.warnings += 1
-        self.warning_lines.append(msg)
-        self.stream.write(msg + "\n")
-
-    def debug(self, msg: str) -> None:
-        if self.verbose >= 1:
-            self.stream.write(msg + "\n")
-
-    def debug2(self, msg: str) -> None:
-        if self.verbose >= 2:
-            self.stream.write(msg + "\n")
 
 
 @dataclass

@@ -32,7 +32,7 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .btf import Btf
     from .btfio import Parse
-    from .context import Log
+    from .log import Log
 
 _HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
 

@@ -10,7 +10,7 @@ from .elf import SHT_NOBITS, ElfError, open_elf
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from .context import Log
+    from .log import Log
 
 SECTION = b".BTF_ids"
 

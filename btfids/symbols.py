@@ -21,8 +21,8 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from .btf import Btf
     from .btf.model import NameQuery
-    from .context import Log
     from .elf import ElfImage, Section
+    from .log import Log
 
 PREFIX = b"__BTF_ID__"
 ADDR_CNT = 100

@@ -29,6 +29,7 @@ from bisect import bisect_left
 from ..cache import cache_dir, write_atomically
 from . import kinds as K
 from .dedup_tables import KEY_BY_KIND, base_part
+from .model import HOST_ORDER, RecordIndex
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class _DedupLists:
         return None
 
 
-class BaseIndex:
+class BaseIndex(RecordIndex):
     """What module runs derive from a full scan of a standalone base (see module doc)."""
 
     def __init__(self, fields: dict[str, Any]) -> None:
@@ -189,8 +190,6 @@ class BaseIndex:
     @classmethod
     def build(cls, btf: Btf) -> BaseIndex | None:
         """From a fully parsed standalone base in host order; None if not indexable."""
-        from .model import HOST_ORDER
-
         if btf.base is not None or btf.order != HOST_ORDER or btf.layout:
             return None
         types = btf.types

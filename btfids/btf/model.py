@@ -21,14 +21,30 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
-    from .baseindex import BaseIndex
-
 HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 # libbpf's own header size for objects it creates (1.8 and later): 32 bytes.
 DEFAULT_NEW_HDR_LEN = 32
 MAX_ID = 0x7FFFFFFF
 #: own-string lookups answered by scanning before the whole-string index is built
 _SCANS_BEFORE_INDEX = 64
+
+
+class RecordIndex:
+    """An index of the very bytes a :meth:`Btf.parse` reads (content-checked by its
+    caller): each record's word offset, so the records can be decoded lazily, and the
+    whole-string lookups. :class:`btfids.btf.baseindex.BaseIndex` is the one kind; it
+    builds on this module, which knows it by this interface only."""
+
+    #: word offset of each record in the type section, ``offs[0]`` for ID 1
+    offs: Any
+
+    def attach(self, btf: Btf) -> None:
+        """Become ``btf.index`` (``btf`` was parsed from the indexed bytes)."""
+        raise NotImplementedError
+
+    def find_str(self, s: bytes) -> int:
+        """First offset of ``s`` as a whole string, or -1."""
+        raise NotImplementedError
 
 
 def info_high_bytes(records: Iterable[Sequence[int]]) -> bytes:
@@ -143,8 +159,9 @@ class Btf:
         self._str_index_full = False
         self._str_scans = 0
         self._str_by_off: dict[int, bytes] | None = None
-        # Base-BTF index (baseindex.py): lookups without full scans of this object.
-        self.index: BaseIndex | None = None
+        # Base-BTF index: lookups without full scans of this object. A
+        # baseindex.BaseIndex, which builds on this module: typed by use, not imported.
+        self.index: Any = None
         #: (query, hits) of ``parse(named=query)``: hits are (id, ``info >> 24``, name)
         #: of the own records of a wanted kind with a wanted name, in ID order
         self.named: tuple[NameQuery, list[tuple[int, int, bytes]]] | None = None
@@ -156,7 +173,7 @@ class Btf:
         data: bytes | bytearray | memoryview,
         base: Btf | None = None,
         *,
-        index: BaseIndex | None = None,
+        index: RecordIndex | None = None,
         records: bool = True,
         checks: bool = True,
         named: NameQuery | None = None,
