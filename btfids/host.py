@@ -16,10 +16,9 @@ import sys
 import time
 from collections.abc import Sequence
 
+from . import loader
 from ._dc import dataclass, field
-from .btf.background import BackgroundChecks
 from .btf.model import HOST_ORDER
-from .btfio import btf_size
 from .context import Context, Log
 from .errors import (
     ENV_DEBUG,
@@ -38,9 +37,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from .btf import Btf
-    from .btfio import Parse
     from .config import Config, Pipeline, Step
-    from .elf import ElfImage
     from .plugins import PassInfo
     from .report import Report
 
@@ -200,21 +197,13 @@ class _Runner:
 
         opts, log = self.opts, self.log
         start = t0 = time.perf_counter()
-        with _open_elf(opts.elf) as elf:
-            # the ELF's own .BTF is read from the image already open
-            btf_elf = None if opts.btf else elf
-            # a big BTF's sanity checks run in a child meanwhile (btf/background.py)
-            checks = BackgroundChecks()
-            checks.start(lambda: load_inputs(opts, log, btf_elf, checks.full_parse),
-                         btf_size(opts.btf, btf_elf))
-            try:
-                ids = load_symbols(opts.elf, log, elf)
-                t0 = self.phase("load_elf", t0)
-                base, btf = load_inputs(opts, log, btf_elf, checks.parse)
-                checks.wait()   # before any plugin code sees the BTF
-            finally:
-                checks.cancel()
-        t0 = self.phase("load_btf", t0)
+
+        def lap(step: str) -> None:
+            nonlocal t0
+            t0 = self.phase(step, t0)
+
+        with loader.open_input(opts.elf) as elf:
+            ids, base, btf = loader.load_newest(opts, log, elf, lap)
         ctx = Context(
             elf_path=opts.elf, log=log, btf=btf, base=base, ids=ids,
             options=opts.as_context_options(),
@@ -355,74 +344,9 @@ class _Acc:
 
 
 # ------------------------------------------------------------------ inputs
-def _open_elf(elf_path: str) -> ElfImage:
-    from .elf import ElfError, open_elf
-
-    try:
-        return open_elf(elf_path)
-    except ElfError as exc:
-        raise BtfidsError(str(exc)) from exc
-
-
-def load_symbols(elf_path: str, log: Log, elf: ElfImage | None = None) -> Any:
-    """ELF sections and ``.BTF_ids`` symbols (None when either section is missing), from
-    ``elf`` when the caller has the file open already."""
-    from .elf import ElfError
-    from .symbols import SymbolError, collect_symbols
-
-    if elf is None:
-        with _open_elf(elf_path) as image:
-            return load_symbols(elf_path, log, image)
-    try:
-        return collect_symbols(elf, log)
-    except (ElfError, SymbolError) as exc:
-        raise BtfidsError(str(exc)) from exc
-
-
-def load_inputs(opts: RunOptions, log: Log, elf: ElfImage | None = None,
-                parse: Parse | None = None) -> tuple[Btf | None, Btf]:
-    """(base, target) BTF, with upstream's messages on failure. ``elf``: the open image
-    of ``opts.elf``, when the target BTF is its ``.BTF`` (no ``opts.btf``). ``parse``:
-    how the target's BTF is parsed (``Btf.parse`` by default; see :mod:`btfids.btfio`)."""
-    from .btf import Btf
-    from .btfio import BtfLoadError, load_base_btf, load_btf, load_btf_from_elf
-
-    if parse is None:
-        parse = Btf.parse
-
-    base = None
-    if opts.btf_base:
-        try:
-            base = _shared_base(opts) if opts.share_base else load_base_btf(
-                opts.btf_base, opts.cache)
-        except (BtfLoadError, OSError, ValueError) as exc:
-            raise BtfidsError(
-                f"FAILED: load base BTF from {opts.btf_base}: {_reason(exc)}"
-            ) from exc
-    path = opts.btf or opts.elf
-    try:
-        btf = (load_btf(path, base, parse=parse) if elf is None
-               else load_btf_from_elf(elf, base, parse=parse))
-    except (BtfLoadError, OSError, ValueError) as exc:
-        raise BtfidsError(f"FAILED: load BTF from {path}: {_reason(exc)}") from exc
-    return base, btf
-
-
-_BASES: dict[tuple[Any, ...], Btf] = {}
-
-
-def _shared_base(opts: RunOptions) -> Btf:
-    """The base of a batch: loaded once per (path, inode, size, mtime) and cache mode."""
-    from .btfio import load_base_btf
-
-    assert opts.btf_base is not None
-    st = os.stat(opts.btf_base)
-    key = (opts.btf_base, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, opts.cache)
-    base = _BASES.get(key)
-    if base is None:
-        _BASES.clear()
-        base = _BASES[key] = load_base_btf(opts.btf_base, opts.cache)
-    return base
+#: the loads of a run, for callers that want one of them alone (the CLI's inspectors)
+load_symbols = loader.load_symbols
+load_inputs = loader.load_inputs
 
 
 # ------------------------------------------------------------------ batch mode
@@ -477,7 +401,7 @@ def run_batch(
     items: list[BatchItem] = []
     if opts.btf_base:
         try:  # load it before forking: the workers share its pages
-            _shared_base(opts)
+            loader.shared_base(opts)
         except Exception:  # reported per ELF by the runs
             pass
     if jobs <= 1 or len(elfs) <= 1:
@@ -500,12 +424,6 @@ def run_batch(
     finally:
         _WORKER = None
     return items
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)
-    return str(exc)
 
 
 def _raw(btf: Btf) -> bytes:

@@ -8,30 +8,17 @@ file (§5), zeroed inter-section gaps and truncation to the ELF extent (§5).
 
 from __future__ import annotations
 
-import io
 import struct
 import time
 from array import array
 
-from .btf.background import BackgroundChecks
-from .btfio import BtfLoadError, btf_size, load_base_btf, load_btf, load_btf_from_elf
+from . import loader
 from .elf import SHF_COMPRESSED, SHT_NOBITS, SHT_SYMTAB, ElfError, ElfImage, Section, open_elf
 from .errors import BtfidsError
-from .symbols import (
-    BtfIdsSection,
-    BtfIdSymbols,
-    IdNode,
-    collect_from,
-    name_query,
-    patch_words,
-    resolve_ids,
-    sort_sets,
-)
+from .symbols import BtfIdsSection, IdNode, patch_words, sort_sets
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from .btf import Btf
-    from .btfio import Parse
     from .log import Log
 
 _HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
@@ -98,26 +85,8 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
 
     # No swap on load: the words are the raw file bytes read in host order.
     section = BtfIdsSection.decode(ids_sec.index, ids_sec.addr, elf.data(ids_sec), _HOST)
-    # a big BTF's sanity checks run in a child from here on (btf/background.py)
-    checks = BackgroundChecks()
-    checks.start(lambda: _load(elf, btf_path, base_path, checks.full_parse),
-                 btf_size(btf_path, elf))
-    try:
-        syms = collect_from(elf, section, symtab, log, ksym_name_len=None)
-        lap("load_elf")
-        query = name_query(syms)   # the resolution's name scan, done by the parse
-
-        def parse(data: bytes | memoryview, base: Btf | None = None, *,
-                  records: bool = True) -> Btf:
-            return checks.parse(data, base, records=records, named=query)
-
-        btf = _load(elf, btf_path, base_path, parse)
-        lap("load_btf")
-        _resolve_while_checking(syms, btf, log, checks)
-    finally:
-        checks.cancel()  # after a failure; a no-op once the verdict is in
-    del btf
-    lap("resolve")
+    # the symbols, the BTF (split on the base), the IDs resolved against it
+    syms = loader.resolve_6_12(elf, section, symtab, btf_path, base_path, log, lap)
 
     words = list(section.words)
 
@@ -149,37 +118,6 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
     elf.flush()
     lap("write")
     log.debug(f"update ok for {elf.path}")
-
-
-def _load(elf: ElfImage, btf_path: str | None, base_path: str | None, parse: Parse) -> Btf:
-    base = None
-    if base_path:
-        try:
-            base = load_base_btf(base_path)  # base index cache, as the newest flow
-        except BtfLoadError as exc:
-            raise BtfidsError(f"FAILED: load base BTF from {base_path}: {exc}") from exc
-    try:
-        # only names and kinds are read: the records stay undecoded
-        if btf_path:
-            return load_btf(btf_path, base, records=False, parse=parse)
-        return load_btf_from_elf(elf, base, records=False, parse=parse)
-    except BtfLoadError as exc:
-        raise BtfidsError(f"FAILED: load BTF from {btf_path or elf.path}: {exc}") from exc
-
-
-def _resolve_while_checking(syms: BtfIdSymbols, btf: Btf, log: Log,
-                            checks: BackgroundChecks) -> None:
-    """``resolve_ids`` while the BTF's sanity checks may still run in a child process:
-    its lines are held until the verdict, so an invalid BTF fails as in a serial run
-    (the load error, and no line of a resolution upstream never starts)."""
-    stream = log.stream
-    log.stream = held = io.StringIO()
-    try:
-        resolve_ids(syms, btf, log, count_warnings=False)
-    finally:
-        log.stream = stream
-        checks.wait()
-        stream.write(held.getvalue())
 
 
 def _check_update(elf: ElfImage) -> None:

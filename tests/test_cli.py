@@ -274,16 +274,16 @@ def test_app_run_rejects_a_job_count_below_one(runner: CliRunner, tmp_path: Path
 def _break_symbols(monkeypatch: pytest.MonkeyPatch, only: str | None = None) -> None:
     """Make the host's symbol collection raise a ValueError (for the ELF named ``only``,
     if given): a stand-in for a bug."""
-    from btfids import host
+    from btfids import loader
 
-    real = host.load_symbols
+    real = loader.load_symbols
 
     def broken(elf_path, log, elf=None):  # type: ignore[no-untyped-def]
         if only is None or os.path.basename(elf_path) == only:
             raise ValueError("deliberate bug")
         return real(elf_path, log, elf)
 
-    monkeypatch.setattr(host, "load_symbols", broken)
+    monkeypatch.setattr(loader, "load_symbols", broken)
 
 
 def _ids_elf(tmp_path: Path, name: str) -> Path:
