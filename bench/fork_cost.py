@@ -1,7 +1,7 @@
 """What a fork costs the parent's later work: dedup's string phase on the corpus
 vmlinux BTF, timed with no child, with a child alive (sleeping) and with a child
 already reaped, with the page faults and system time of the phase
-(docs/performance.md, "What a fork costs the parent afterwards").
+(docs/performance-history.md, "What a fork costs the parent afterwards").
 
     .venv/bin/python bench/fork_cost.py [--repeat N] [--populate]
 

@@ -4,7 +4,7 @@ newest pipeline still walks the 107k records three times: the string phase rewri
 the name offsets, the sort rewrites the type IDs and puts each record at its new place,
 and the writer serialises them in that order. This times those walks as the pipeline
 runs them against one fused walk that does all the rewriting and the placing
-(docs/performance.md, "Where the newest run stands").
+(docs/performance-history.md, "Where the newest run stands").
 
     .venv/bin/python bench/shared_walk.py [--repeat N]
 
