@@ -16,23 +16,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import GOLDEN, corpus_path, preresolve_copy, write_preresolve
+from timing import timed_ok
 
 MODULES = ("net/netfilter/nf_conntrack.ko", "lib/crc7.ko", "fs/xfs/xfs.ko")
-
-
-def one(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    start = time.perf_counter()
-    pid = os.spawnve(os.P_NOWAIT, argv[0], argv, env)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"ab: {' '.join(argv)} exited {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -79,7 +69,7 @@ def main() -> int:
                     for s, b in sides.items()}, args.runs, (vml, parallel)))
         for _, argvs, _, _ in cases:   # warm caches and byte code
             for argv in argvs.values():
-                one(argv, env)
+                timed_ok(argv, env)
         print(f"A = {args.before}\nB = {args.after}\n"
               f"{'':44s} {'A wall':>9s} {'B wall':>9s} {'B/A':>6s}  {'A CPU':>9s} {'B CPU':>9s}")
         for name, argvs, runs, vm in cases:
@@ -91,7 +81,7 @@ def main() -> int:
                 for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
                     if vm is not None:
                         write_preresolve(vm[0][side], pre)
-                    res[side].append(one(argvs[side], run_env))
+                    res[side].append(timed_ok(argvs[side], run_env))
             wall = {s: statistics.median(w for w, _ in v) * 1000 for s, v in res.items()}
             cpu = {s: statistics.median(c for _, c in v) * 1000 for s, v in res.items()}
             print(f"{name:44s} {wall['A']:7.1f}ms {wall['B']:7.1f}ms "

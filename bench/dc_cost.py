@@ -11,17 +11,15 @@ median wall and CPU (user + system) time of each.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import corpus_path
+from timing import timed_ok
 
 LAUNCH = """import sys
 if sys.argv.pop(1) == "std":
@@ -30,16 +28,6 @@ if sys.argv.pop(1) == "std":
 from btfids.cli.resolve_btfids import main
 main()
 """
-
-
-def one(argv: list[str]) -> tuple[float, float]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"dc_cost: {' '.join(argv)} failed")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -59,10 +47,10 @@ def main() -> int:
                 argv = [*extra, "-b", base, str(mod)]
                 times: dict[str, list[tuple[float, float]]] = {"dc": [], "std": []}
                 for which in ("dc", "std"):   # warm the caches
-                    one([sys.executable, str(launch), which, *argv])
+                    timed_ok([sys.executable, str(launch), which, *argv])
                 for i in range(args.runs):
                     for which in ("dc", "std") if i % 2 else ("std", "dc"):
-                        times[which].append(one([sys.executable, str(launch), which, *argv]))
+                        times[which].append(timed_ok([sys.executable, str(launch), which, *argv]))
                 med = {k: (statistics.median(w for w, _ in v) * 1000,
                            statistics.median(c for _, c in v) * 1000)
                        for k, v in times.items()}

@@ -39,11 +39,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import GOLDEN, corpus_path, preresolve_copy
+from timing import timed_run
 
 BIN = Path(sys.executable).parent
 RESOLVE = str(BIN / "resolve_btfids")
@@ -66,16 +66,10 @@ LAST_CPU = [0.0]
 
 
 def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall seconds, max RSS (MiB) and exit status of one process. The RSS is the
-    highest of the process and any child it waited for (``wait4``), not their sum."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
-    if proc.stderr is not None:
-        proc.stderr.close()
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    """Wall seconds, max RSS (MiB) and exit status of one process (:func:`timed_run`);
+    its CPU seconds go to LAST_CPU."""
+    wall, LAST_CPU[0], rss, code = timed_run(argv, env)
+    return wall, rss, code
 
 
 def measure(argv: list[str], repeat: int, setup=None,
