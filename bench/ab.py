@@ -6,7 +6,7 @@ that matter for a regression check (module runs, batch, vmlinux) alternately wit
 interpreter A (before) and B (after), each on its own copy of the inputs, and prints
 the median wall and CPU time (user + system, children included) of each side.
 
-    python bench/ab.py ../base/.venv/bin/python .venv/bin/python [--runs N]
+    python bench/ab.py ../base/.venv/bin/python .venv/bin/python [--runs N] [--only vmlinux]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def main() -> int:
     ap.add_argument("after", help="interpreter of the checkout after the change")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--batch-runs", type=int, default=3)
+    ap.add_argument("--only", help="only the rows whose name contains this")
     args = ap.parse_args()
     corpus = corpus_path()
     base = str(corpus / "btf-vmlinux")
@@ -67,6 +68,7 @@ def main() -> int:
                 cases.append((f"vmlinux {label}" + (", BTFIDS_PARALLEL=0" if parallel else ""), {
                     s: [str(b / "resolve_btfids"), *extra, str(vml[s])]
                     for s, b in sides.items()}, args.runs, (vml, parallel)))
+        cases = [c for c in cases if not args.only or args.only in c[0]]
         for _, argvs, _, _ in cases:   # warm caches and byte code
             for argv in argvs.values():
                 timed_ok(argv, env)
