@@ -143,3 +143,14 @@ def test_detector_passes_a_one_way_package(tmp_path: Path) -> None:
     assert graph == {"pkg": {"pkg.low"}, "pkg.low": set(), "pkg.mid": {"pkg.low"},
                      "pkg.high": {"pkg.mid", "pkg.low"}}
     assert find_cycle(graph) is None
+
+
+def test_speed_tricks_are_entered_from_one_place() -> None:
+    """The forked child and the GC pause each have one way in (docs/architecture.md,
+    "Speed tricks, each at one edge"): the run path meets the child in the loader only
+    (dedup forks its own phases), the pause in ``host.run`` only."""
+    graph = import_graph(PACKAGES)
+    users = {trick: {m for m, targets in graph.items() if trick in targets}
+             for trick in ("btfids.btf.background", "btfids.gcpause")}
+    assert users == {"btfids.btf.background": {"btfids.loader", "btfids.btf.dedup"},
+                     "btfids.gcpause": {"btfids.host"}}
