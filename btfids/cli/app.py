@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import rich_click as click
 
 from ..errors import ENV_DEBUG, EXIT_FAILURE, BtfidsError, internal_error
+from .diff import diff as diff_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,8 @@ def cli() -> None:
 @input_options
 @pipeline_options
 @click.option("--report", "report", metavar="FILE", help="Write a JSON report of the run.")
+@click.option("--explain", "explain", is_flag=True,
+              help="Print what each pass changed (a semantic BTF diff per pass).")
 @click.option("-T", "--files-from", "files_from", metavar="FILE",
               help="Also read ELF paths from FILE, one per line ('-': stdin).")
 @click.option("-j", "--jobs", "jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -71,7 +74,8 @@ def cli() -> None:
 def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | None,
         distill_base: bool, fatal_warnings: bool, config: str | None,
         enable: tuple[str, ...], disable: tuple[str, ...], report: str | None,
-        files_from: str | None, jobs: int, no_cache: bool, progress: bool | None) -> None:
+        files_from: str | None, jobs: int, no_cache: bool, progress: bool | None,
+        explain: bool) -> None:
     """Run the configured pipeline on each ELF and write <ELF>.BTF_ids, <ELF>.BTF (and
     .BTF.base). Several ELFs (batch mode: modules on one --btf_base) run in one process
     with the base loaded once, or in -j worker processes; same bytes as single runs."""
@@ -91,8 +95,8 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
     if not paths:
         raise click.UsageError("no ELF given")
     if len(paths) > 1:
-        if report:
-            raise click.UsageError("--report takes a single ELF")
+        if report or explain:
+            raise click.UsageError("--report and --explain take a single ELF")
         if btf:
             raise click.UsageError("--btf takes a single ELF")
         try:
@@ -105,7 +109,7 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
     elf = paths[0]
     from ..report import Report
 
-    rep = Report() if report else None
+    rep = Report(changes=True) if report or explain else None
     code = 255
     err: str | None = None
     try:
@@ -120,6 +124,10 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
         if rep is not None and report is not None:
             rep.finish(code, err)
             rep.write(report)
+        if rep is not None and explain:
+            from .changes import explain_report
+
+            click.echo(explain_report(rep.data), nl=False)
     sys.exit(code)
 
 
@@ -445,6 +453,9 @@ def kbuild(args: tuple[str, ...]) -> None:
     from .. import kbuild as kb
 
     sys.exit(kb.main(list(args)))
+
+
+cli.add_command(diff_command)
 
 
 def main() -> None:
