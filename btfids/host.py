@@ -177,6 +177,12 @@ class _Runner:
         self.pm = pm
         self.log = log
         self.report = report
+        #: the semantic changes of each pass, when the report asks for them
+        self.changes: Any = None
+        if report is not None and report.changes:
+            from .passchanges import PassChanges
+
+            self.changes = PassChanges()
 
     def phase(self, name: str, t0: float) -> float:
         now = time.perf_counter()
@@ -267,10 +273,14 @@ class _Runner:
     def run_btf_pass(self, ctx: Context, step: Step) -> None:
         self.hook("btfids_before_pass", ctx=ctx, spec=step.info.spec)
         acc = _Acc(ctx)
+        if self.changes is not None:
+            self.changes.before(ctx.btf)
         t = time.perf_counter()
         self.call(step, ctx, None, acc)
         secs = time.perf_counter() - t
         self.hook("btfids_after_pass", ctx=ctx, spec=step.info.spec, seconds=secs)
+        if self.changes is not None:
+            acc.changes = self.changes.after(ctx.btf)
         self.record(step, secs, acc)
 
     def run_kfunc_group(self, ctx: Context, group: list[Step]) -> None:
@@ -278,11 +288,20 @@ class _Runner:
             self.hook("btfids_before_pass", ctx=ctx, spec=step.info.spec)
         accs = [_Acc(ctx) for _ in group]
         secs = [0.0] * len(group)
+        changes = self.changes
+        if changes is not None:
+            changes.group_started(ctx.btf, len(group))
         for kfunc in sorted(ctx.kfuncs, key=lambda k: k.func_id):
             for n, step in enumerate(group):
+                token = changes.call_started(ctx.btf, kfunc.func_id) if changes else None
                 t = time.perf_counter()
                 self.call(step, ctx, kfunc, accs[n])
                 secs[n] += time.perf_counter() - t
+                if changes is not None:
+                    changes.call_ended(n, token, ctx.btf)
+        if changes is not None:
+            for acc, part in zip(accs, changes.group_ended(ctx.btf), strict=True):
+                acc.changes = part
         for n, step in enumerate(group):
             self.hook("btfids_after_pass", ctx=ctx, spec=step.info.spec, seconds=secs[n])
             self.record(step, secs[n], accs[n])
@@ -316,6 +335,7 @@ class _Runner:
                 "types_after": acc.last,
                 "types_added": acc.added,
                 "decl_tags_added": acc.tags,
+                **({"changes": acc.changes.brief()} if acc.changes is not None else {}),
             }
         )
 
@@ -329,6 +349,7 @@ class _Acc:
         self.last = self.first
         self.added = 0
         self.tags: dict[str, int] = {}
+        self.changes: Any = None    # a semdiff.Diff when the report asks for changes
 
     def note(self, ctx: Context, before: Btf, before_cnt: int) -> None:
         btf = ctx.btf

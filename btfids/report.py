@@ -8,11 +8,17 @@ Shape (``version`` 1)::
                 "pipeline": [{"name", "enabled", "plugin", "origin"}, ...]},
      "phases": {"load_elf": s, "load_btf": s, "resolve": s, "write": s, "total": s},
      "passes": [{"name", "plugin", "scope", "seconds", "types_before", "types_after",
-                 "types_added", "decl_tags_added": {tag name: count}, "stats": {...}}, ...],
+                 "types_added", "decl_tags_added": {tag name: count}, "stats": {...},
+                 "changes": {...}}, ...],
      "kfuncs": {"count": n, "list": [{"name", "id", "flags"}, ...]},
      "decl_tags_added": {tag name: count},
      "warnings": ["WARN: ...", ...],
      "outputs": [{"path", "size", "sha256"}, ...]}
+
+A pass's ``changes`` (``Report(changes=True)``: ``btfids run --report``/``--explain``) is
+its semantic diff (btfids/btf/semdiff.py) in brief: for each of ``added``, ``removed``,
+``changed`` an object ``{"count": n, "by_kind": {KIND: n}, "first": ["KIND name", ...]}``
+(five names at most; a decl tag as ``DECL_TAG name -> target``), and ``renumbered``.
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ if TYPE_CHECKING:
 class Report:
     """Collects run figures; :meth:`write` saves them as JSON (atomically)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, changes: bool = False) -> None:
+        #: also record each pass's semantic changes (``changes`` in its entry)
+        self.changes = changes
         self.data: dict[str, Any] = {
             "version": 1,
             "tool": f"btfids {__version__}",
