@@ -544,6 +544,8 @@ class BisectResult:
     confirmed: bool | None = None
     disabled_for_confirm: list[str] = field(default_factory=list)
     message: str = ""
+    #: the culprit's report entry with its semantic ``changes`` (``explain=True``)
+    culprit_entry: dict[str, Any] | None = None
 
 
 def bisect(
@@ -554,6 +556,7 @@ def bisect(
     pm: pluggy.PluginManager | None = None,
     echo: Any = None,
     confirm: bool = True,
+    explain: bool = True,
 ) -> BisectResult:
     """Find the first pass (configured order) whose enabling turns good into bad.
 
@@ -563,7 +566,8 @@ def bisect(
     and ``{dir}`` in ``check`` are replaced by the trial's paths, which are also in the
     environment as ``BTFIDS_ELF``, ``BTFIDS_BTF``, ``BTFIDS_BTF_IDS``, ``BTFIDS_BTF_BASE``,
     ``BTFIDS_DIR``. A failing run counts as bad. Binary search: 2 + ceil(log2 n) trials,
-    plus one confirmation run with the culprit (and its dependants) disabled.
+    plus one confirmation run with the culprit (and its dependants) disabled, and with
+    ``explain`` one more run up to the culprit that records what it changed.
     """
     import io
     import subprocess
@@ -582,17 +586,21 @@ def bisect(
     elf_abs = os.path.abspath(opts.elf)
     steps: list[BisectStep] = []
 
+    def trial_options(tmp: str) -> RunOptions:
+        elf = os.path.join(tmp, os.path.basename(elf_abs))
+        os.symlink(elf_abs, elf)
+        return RunOptions(
+            elf=elf,
+            btf=os.path.abspath(opts.btf) if opts.btf else None,
+            btf_base=os.path.abspath(opts.btf_base) if opts.btf_base else None,
+            distill_base=opts.distill_base,
+            fatal_warnings=opts.fatal_warnings,
+        )
+
     def trial(enabled: list[str], label: str) -> tuple[bool, str]:
         with tempfile.TemporaryDirectory(prefix="btfids-bisect-") as tmp:
-            elf = os.path.join(tmp, os.path.basename(elf_abs))
-            os.symlink(elf_abs, elf)
-            topts = RunOptions(
-                elf=elf,
-                btf=os.path.abspath(opts.btf) if opts.btf else None,
-                btf_base=os.path.abspath(opts.btf_base) if opts.btf_base else None,
-                distill_base=opts.distill_base,
-                fatal_warnings=opts.fatal_warnings,
-            )
+            topts = trial_options(tmp)
+            elf = topts.elf
             buf = io.StringIO()
             try:
                 res = run(pipe.with_enabled(enabled), topts, pm=pm, log=Log(0, buf))
@@ -634,6 +642,18 @@ def bisect(
     culprit = names[hi - 1]
     result = BisectResult(culprit, steps, message=f"first bad pass: {culprit}")
     say(f"bisect: first bad pass: {culprit} (position {hi} of {len(names)})")
+    if explain:
+        from .report import Report
+
+        rep = Report(changes=True)
+        with tempfile.TemporaryDirectory(prefix="btfids-bisect-") as tmp:
+            try:
+                run(pipe.with_enabled(names[:hi]), trial_options(tmp), pm=pm,
+                    log=Log(0, io.StringIO()), report=rep)
+            except BtfidsError:
+                pass    # the entries of the passes that ran are kept
+        result.culprit_entry = next(
+            (e for e in reversed(rep.data["passes"]) if e["name"] == culprit), None)
     if confirm:
         off = {culprit}
         for s in pipe.enabled():  # dependants (transitively, needs come earlier)

@@ -50,6 +50,11 @@ def test_bisect_finds_broken_pass(tmp_path: Path, pm) -> None:  # type: ignore[n
     assert res.confirmed is True and res.disabled_for_confirm == ["t-corrupt"]
     assert "first bad pass: t-corrupt" in lines[-2]
     assert lines[-1].startswith("bisect: confirm: all but t-corrupt: good")
+    # what the culprit did, as a semantic diff of its own run
+    entry = res.culprit_entry
+    assert entry is not None and entry["name"] == "t-corrupt"
+    assert entry["changes"]["added"] == {"count": 1, "by_kind": {"FUNC": 1},
+                                         "first": ["FUNC broken"]}
     # the ELF's directory is untouched: trials ran in scratch directories
     assert hp.listing(tmp_path) == ["cfg.toml", "mod.ko"]
 

@@ -243,6 +243,12 @@ def bisect(elf: str, check: tuple[str, ...], verbose: int, btf: str | None,
         verdict = "good" if res.confirmed else "still bad"
         click.echo(f"bisect: with {', '.join(res.disabled_for_confirm)} disabled: {verdict}")
     click.echo(f"bisect: {res.message}")
+    if res.culprit_entry is not None:
+        from .changes import pass_lines
+
+        click.echo("bisect: what the culprit changed:")
+        for line in pass_lines(res.culprit_entry):
+            click.echo(f"  {line}")
 
 
 @cli.command()
