@@ -18,6 +18,7 @@ import rich_click as click
 
 from ..errors import ENV_DEBUG, EXIT_FAILURE, BtfidsError, internal_error
 from .diff import diff as diff_command
+from .explain import explain as explain_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -462,6 +463,7 @@ def kbuild(args: tuple[str, ...]) -> None:
 
 
 cli.add_command(diff_command)
+cli.add_command(explain_command)
 
 
 def main() -> None:

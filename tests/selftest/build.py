@@ -23,7 +23,7 @@ from btfids import host, plugins
 from btfids.context import Log
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ("gcc", "pahole")
+TOOLS = ("gcc", "pahole", "ld")
 KFUNC_PASSES = ["kfunc-discovery", "bpf-kfunc-tag", "fastcall-tag", "implicit-args", "arena"]
 
 
@@ -74,6 +74,19 @@ def build(out: Path) -> Objects:
     _run(["pahole", "-J", "--btf_base", str(data), str(mod_data)])
     ids = _cc("ids.c", out / "ids.o", False)
     return Objects(data, ids, mod_data, _cc("mod_ids.c", out / "mod_ids.o", False))
+
+
+def build_explain(out: Path) -> tuple[Path, Path]:
+    """``btfids explain``'s objects: a two-unit "vmlinux" (``ld -r``, so two different
+    ``struct dup``) with its own ``.BTF_ids``, and a module split on it."""
+    out.mkdir(parents=True, exist_ok=True)
+    units = [str(_cc(f"explain_{u}.c", out / f"explain_{u}.o", True)) for u in "ab"]
+    vmlinux = out / "explain_vmlinux.o"
+    _run(["ld", "-r", *units, "-o", str(vmlinux)])
+    _run(["pahole", "-J", str(vmlinux)])
+    mod = _cc("explain_mod.c", out / "explain_mod.o", True)
+    _run(["pahole", "-J", "--btf_base", str(vmlinux), str(mod)])
+    return vmlinux, mod
 
 
 def pipeline(
