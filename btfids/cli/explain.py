@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 
 import rich_click as click
 
@@ -37,6 +35,8 @@ def explain(elf: str, btf_base: str | None, btf: str | None, as_json: bool,
     """Explain the BTF_ID symbols of ELF that do not resolve (or resolve to one of
     several types): not-in-symtab, not-in-btf, wrong-kind, ambiguous; for a module also
     in-base / not-in-base."""
+    import tempfile
+
     from .. import host
     from ..context import Log
     from ..elf import open_elf
@@ -80,6 +80,8 @@ def _pipeline_output(elf: str, btf: str | None, btf_base: str | None, config: st
                      tmp: str) -> str | None:
     """The ``.BTF`` the configured pipeline writes for ``elf`` (into ``tmp``, the ELF
     linked there), or None: the 6.12 mode (no passes), or a failed run (said on stderr)."""
+    import os
+
     from .. import host
     from ..context import Log
 
