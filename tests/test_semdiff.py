@@ -179,6 +179,15 @@ def test_split_btf_on_two_bases() -> None:
     assert not d and d.renumbered == moved
 
 
+def test_removed_type_the_base_has() -> None:
+    base = sample()
+    own = Btf(base=base)
+    struct(own, "pair", [("a", _int_id(base))])     # a copy of the base's struct pair
+    d = diff(reparse(own, base), reparse(Btf(base=base), base))
+    assert [(e["kind"], e["name"], e.get("in_base")) for e in d.removed] == [
+        ("STRUCT", "pair", True)]
+
+
 def _int_id(b: Btf) -> int:
     return next(i for i in range(1, b.type_cnt)
                 if b.kind(i) == K.INT and b.name(i) == b"int")

@@ -33,6 +33,8 @@ class Snapshot:
     def __init__(self, btf: Btf, canon: Canon) -> None:
         self.canon = canon
         self.start = btf.start_id
+        self.base = btf.base
+        self._base_names: set[Key] | None = None
         fm = Forms(btf, canon)
         own = range(btf.start_id, btf.type_cnt)
         self.forms = list(map(fm.form, own))
@@ -102,6 +104,8 @@ def label_of(e: dict[str, Any]) -> str:
         text += f" -> {e['target']}"
         if e.get("component_idx", -1) >= 0:
             text += f" #{e['component_idx']}"
+    if e.get("in_base"):
+        text += " (the base has it)"
     return text
 
 
@@ -131,12 +135,28 @@ def compare(a: Snapshot, b: Snapshot) -> Diff:
         for n, tid in gone:
             if len(key) == 3 and n in b.present:
                 continue        # unreferenced now, still there: not removed
-            out.removed.append(_entry(canon, n, tid, None))
+            e = _entry(canon, n, tid, None)
+            if len(key) == 2 and b.base is not None and key in _base_names(b):
+                e["in_base"] = True     # dedup let the base's type stand for it
+            out.removed.append(e)
         for n, tid in came:
             if len(key) == 3 and n in a.present:
                 continue        # left unreferenced by a change elsewhere: not new
             out.added.append(_entry(canon, n, None, tid))
     return out
+
+
+def _base_names(snap: Snapshot) -> set[Key]:
+    """(kind, name) of every named type of the snapshot's base (built on first use)."""
+    names = snap._base_names
+    if names is None:
+        base = snap.base
+        assert base is not None
+        infos = list(base.names_and_infos())
+        strs = base.strings_at([off for off, _ in infos])
+        names = {((info >> 24) & 0x7F, s) for s, (_, info) in zip(strs, infos, strict=True)}
+        snap._base_names = names
+    return names
 
 
 def _differing(ra: dict[Key, list[tuple[int, int]]],
