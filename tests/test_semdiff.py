@@ -186,6 +186,8 @@ def test_removed_type_the_base_has() -> None:
     d = diff(reparse(own, base), reparse(Btf(base=base), base))
     assert [(e["kind"], e["name"], e.get("in_base")) for e in d.removed] == [
         ("STRUCT", "pair", True)]
+    back = diff(reparse(Btf(base=base), base), reparse(own, base))
+    assert [(e["name"], e.get("from_base")) for e in back.added] == [("pair", True)]
 
 
 def _int_id(b: Btf) -> int:

@@ -106,6 +106,8 @@ def label_of(e: dict[str, Any]) -> str:
             text += f" #{e['component_idx']}"
     if e.get("in_base"):
         text += " (the base has it)"
+    if e.get("from_base"):
+        text += " (the old base had it)"
     return text
 
 
@@ -142,7 +144,10 @@ def compare(a: Snapshot, b: Snapshot) -> Diff:
         for n, tid in came:
             if len(key) == 3 and n in a.present:
                 continue        # left unreferenced by a change elsewhere: not new
-            out.added.append(_entry(canon, n, None, tid))
+            e = _entry(canon, n, None, tid)
+            if len(key) == 2 and a.base is not None and key in _base_names(a):
+                e["from_base"] = True   # distill moved it out of the base
+            out.added.append(e)
     return out
 
 
