@@ -230,7 +230,10 @@ def test_app_bisect(runner: CliRunner, tmp_path: Path) -> None:
     r = runner.invoke(app.cli, ["bisect", "--config", c, str(elf), "--", *check])
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[-1] == "bisect: first bad pass: t-corrupt"
+    assert lines[-4:] == ["bisect: first bad pass: t-corrupt",
+                          "bisect: what the culprit changed:",
+                          "  t-corrupt: +1 (1 FUNC)",
+                          "      + FUNC broken"]
     assert "bisect: with t-corrupt disabled: good" in lines
     assert sum("passes enabled" in x for x in lines) <= 4
     assert hp.listing(tmp_path) == ["cfg.toml", "mod.ko"]
