@@ -61,7 +61,7 @@ class Forms:
         cnt = btf.type_cnt
         self._memo: list[int | None] = [None] * cnt
         self._refs: list[int | None] = [None] * cnt
-        self._names: dict[int, bytes] = {}
+        self._names = _Names(btf)
         self._own_names()
 
     def _own_names(self) -> None:
@@ -74,13 +74,10 @@ class Forms:
                 offs.extend(t[3::3])
             elif kind in (K.ENUM, K.FUNC_PROTO):
                 offs.extend(t[3::2])
-        self._names = dict(zip(offs, self.btf.strings_at(offs), strict=True))
+        self._names.update(zip(offs, self.btf.strings_at(offs), strict=True))
 
     def name(self, off: int) -> bytes:
-        s = self._names.get(off)
-        if s is None:
-            s = self._names[off] = self.btf.str_at(off)
-        return s
+        return self._names[off]
 
     def referenced(self, tid: int) -> bool:
         """Whether a type whose form was computed references ``tid``."""
@@ -121,40 +118,50 @@ class Forms:
                 return self.canon.intern((CYCLE, self.btf.kind(tid)))
             return n
         memo[tid] = -1
-        n = memo[tid] = self.canon.intern(self._form(self.btf.type(tid)))
+        form = self._form(self.btf.type(tid))
+        numbers = self.canon.numbers
+        n = numbers.get(form)
+        if n is None:
+            n = numbers[form] = len(self.canon.forms)
+            self.canon.forms.append(form)
+        memo[tid] = n
         return n
 
     def _form(self, t: list[int]) -> Form:
         kind = (t[1] >> 24) & 0x7F
         kflag = t[1] >> 31
-        name = self.name(t[0])
+        nm = self._names.__getitem__
+        name = nm(t[0])
+        refs = self._refs
         r = self.ref
-        nm = self.name
-        elems: list[Any] = []
-        if kind in (K.STRUCT, K.UNION):
-            for i in range(3, len(t), 3):
-                elems.append((nm(t[i]), r(t[i + 1]), t[i + 2]))
-            return (kind, name, t[2], kflag, tuple(elems))
-        if kind == K.FUNC_PROTO:
-            for i in range(3, len(t), 2):
-                elems.append((nm(t[i]), r(t[i + 1])))
-            return (kind, name, r(t[2]), tuple(elems))
-        if kind in (K.PTR, K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG):
-            return (kind, name, kflag, r(t[2]))
         if kind == K.FUNC:
-            return (kind, name, t[1] & 0xFFFFFF, r(t[2]))
-        if kind == K.ENUM:
+            x = t[2]
+            return (kind, name, t[1] & 0xFFFFFF, refs[x] or r(x))
+        if kind == K.FUNC_PROTO:
+            elems = []
             for i in range(3, len(t), 2):
-                elems.append((nm(t[i]), t[i + 1]))
+                x = t[i + 1]
+                elems.append((nm(t[i]), refs[x] or r(x)))
+            x = t[2]
+            return (kind, name, refs[x] or r(x), tuple(elems))
+        if kind in (K.STRUCT, K.UNION):
+            elems = []
+            for i in range(3, len(t), 3):
+                x = t[i + 1]
+                elems.append((nm(t[i]), refs[x] or r(x), t[i + 2]))
             return (kind, name, t[2], kflag, tuple(elems))
+        if kind in (K.PTR, K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG):
+            x = t[2]
+            return (kind, name, kflag, refs[x] or r(x))
+        if kind == K.ENUM:
+            return (kind, name, t[2], kflag, tuple(
+                [(nm(t[i]), t[i + 1]) for i in range(3, len(t), 2)]))
         if kind == K.ENUM64:
-            for i in range(3, len(t), 3):
-                elems.append((nm(t[i]), t[i + 1] | t[i + 2] << 32))
-            return (kind, name, t[2], kflag, tuple(elems))
+            return (kind, name, t[2], kflag, tuple(
+                [(nm(t[i]), t[i + 1] | t[i + 2] << 32) for i in range(3, len(t), 3)]))
         if kind == K.DATASEC:
-            for i in range(3, len(t), 3):
-                elems.append((r(t[i]), t[i + 1], t[i + 2]))
-            return (kind, name, t[2], tuple(elems))
+            return (kind, name, t[2], tuple(
+                [(r(t[i]), t[i + 1], t[i + 2]) for i in range(3, len(t), 3)]))
         if kind == K.ARRAY:
             return (kind, name, r(t[3]), r(t[4]), t[5])
         if kind in (K.INT, K.FLOAT):
@@ -166,6 +173,18 @@ class Forms:
         if kind == K.DECL_TAG:
             return (kind, name, kflag, r(t[2]), K.to_signed32(t[3]))
         return (kind, name, *t[1:])   # an unknown kind: its words as they are
+
+
+class _Names(dict[int, bytes]):
+    """String offset → string; an offset not read in advance is read on first use."""
+
+    def __init__(self, btf: Btf) -> None:
+        super().__init__()
+        self.btf = btf
+
+    def __missing__(self, off: int) -> bytes:
+        s = self[off] = self.btf.str_at(off)
+        return s
 
 
 # ------------------------------------------------------------------ rendering
