@@ -137,6 +137,7 @@ class Forms:
         if kind == K.FUNC:
             x = t[2]
             return (kind, name, t[1] & 0xFFFFFF, refs[x] or r(x))
+        elems: list[tuple[Any, ...]]
         if kind == K.FUNC_PROTO:
             elems = []
             for i in range(3, len(t), 2):
