@@ -26,10 +26,12 @@ pytestmark = pytest.mark.corpus
 MODULE = "net/netfilter/nf_conntrack.ko"
 
 
-def run_with_changes(elf: Path, base: Path | None = None) -> tuple[Any, dict[str, Any]]:
+def run_with_changes(elf: Path, base: Path | None = None,
+                     distill: bool = False) -> tuple[Any, dict[str, Any]]:
     rep = Report(changes=True)
     res = host.run(host.prepare("bpf-next"),
-                   host.RunOptions(str(elf), btf_base=str(base) if base else None),
+                   host.RunOptions(str(elf), btf_base=str(base) if base else None,
+                                   distill_base=distill),
                    log=Log(0, io.StringIO()), report=rep)
     assert res.exit_code == 0
     return res, rep.data
@@ -93,6 +95,23 @@ def test_module_diff_agrees_with_the_passes(corpus: Path, golden: Path,
     stats = {p["name"]: p.get("stats", {}) for p in data["passes"]}
     assert len(d["added"]) == stats["bpf-kfunc-tag"]["tags_added"] == 10
     # dedup moved the module's own copy of a base struct to the base
+    assert [(e["kind"], e["name"]) for e in d["removed"]] == [("STRUCT", "rcuwait")]
+
+
+def test_distilled_module_on_two_bases(corpus: Path, golden: Path, tmp_path: Path) -> None:
+    """OLD on vmlinux, NEW on its distilled base: the typedefs distilling moved into
+    the module are added and say they come from the old base."""
+    base = corpus / "btf-vmlinux"
+    elf = preresolve(corpus / "modules" / MODULE,
+                     golden / "classic" / "modules" / (MODULE + ".BTF_ids.pre"),
+                     tmp_path / "nf_conntrack.ko")
+    _, data = run_with_changes(elf, base, distill=True)
+    code, d = diff_json("-b", str(base), "-b", f"{elf}.BTF.base", str(elf), f"{elf}.BTF")
+    assert code == 1 and d["changed"] == []
+    kinds = Counter(e["kind"] for e in d["added"])
+    moved = data["passes"][[p["name"] for p in data["passes"]].index("base-btf")]
+    assert kinds == {"DECL_TAG": 10, "TYPEDEF": moved["changes"]["added"]["count"]}
+    assert all(e.get("from_base") for e in d["added"] if e["kind"] == "TYPEDEF")
     assert [(e["kind"], e["name"]) for e in d["removed"]] == [("STRUCT", "rcuwait")]
 
 
