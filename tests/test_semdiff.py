@@ -162,6 +162,23 @@ def test_anonymous_cycle_terminates() -> None:
     assert not diff(c, renumbered(c, 1))
 
 
+def test_very_long_anonymous_chain() -> None:
+    """20000 PTRs in a row: deeper than the interpreter's stack, numbered bottom up."""
+    b = Btf()
+    i = int_(b, "int")
+    last = i
+    head = b.type_cnt
+    for n in range(20000):              # PTR k -> PTR k + 1 -> ... -> int
+        ptr(b, head + n + 1 if n < 19999 else i)
+    last = head
+    deep = typedef(b, "deep", last)
+    old = reparse(b)
+    c = Btf.parse(old.raw_data())
+    ptr(c, deep)                        # one more, referenced by nothing
+    d = diff(old, reparse(c))
+    assert [(e["kind"], e["name"]) for e in d.added] == [("PTR", "")]
+
+
 def test_unreferenced_anonymous_type_added() -> None:
     b = sample()
     c = Btf.parse(b.raw_data())

@@ -108,7 +108,39 @@ class Forms:
         try:
             return self._number(tid)
         except RecursionError:
-            raise ValueError(f"type [{tid}]: chain of anonymous types too deep") from None
+            pass
+        # a chain of anonymous types deeper than the interpreter's stack: forget the
+        # half-done ones, then number the chain bottom up (one level deep each)
+        memo = self._memo
+        for i, m in enumerate(memo):
+            if m is not None and m < 0:
+                memo[i] = None
+        try:
+            for x in self._postorder(tid):
+                self._number(x)
+            return self._number(tid)
+        except RecursionError:
+            raise ValueError(f"type [{tid}]: a cycle of anonymous types too long") from None
+
+    def _postorder(self, tid: int) -> list[int]:
+        """``tid`` and the anonymous types it reaches, referenced ones first."""
+        btf, memo = self.btf, self._memo
+        out: list[int] = []
+        seen = {tid}
+        stack = [(tid, iter(_refs_of(btf.type(tid))))]
+        while stack:
+            cur, it = stack[-1]
+            for x in it:
+                if x and x not in seen and memo[x] is None and self._refs[x] is None:
+                    t = btf.type(x)
+                    if not (t[0] and (t[1] >> 24) & 0x7F in CUT_KINDS):
+                        seen.add(x)
+                        stack.append((x, iter(_refs_of(t))))
+                        break
+            else:
+                stack.pop()
+                out.append(cur)
+        return out
 
     def _number(self, tid: int) -> int:
         memo = self._memo
@@ -174,6 +206,13 @@ class Forms:
         if kind == K.DECL_TAG:
             return (kind, name, kflag, r(t[2]), K.to_signed32(t[3]))
         return (kind, name, *t[1:])   # an unknown kind: its words as they are
+
+
+def _refs_of(t: list[int]) -> list[int]:
+    try:
+        return [t[i] for i in K.id_slots(t)]
+    except K.UnknownKindError:
+        return []
 
 
 class _Names(dict[int, bytes]):
