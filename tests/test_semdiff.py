@@ -136,6 +136,25 @@ def test_collapsed_copies_are_counted() -> None:
     assert not d.added and not d.removed
 
 
+def test_two_changed_namesakes_pair_by_likeness() -> None:
+    """Two different ``struct s`` both change; after a renumbering their ID order is
+    reversed: each is still compared with its own new form."""
+    def two(extra: bool) -> Btf:
+        b = Btf()
+        i = int_(b, "int")
+        lng = int_(b, "long", 8)
+        small = [("a", i), ("b", i), ("c", i)] + ([("x", i)] if extra else [])
+        big = [("p", lng), ("q", lng), ("r", lng)] + ([("y", lng)] if extra else [])
+        struct(b, "s", small)
+        struct(b, "s", big)
+        return reparse(b)
+
+    d = diff(two(False), renumbered(two(True), 1))    # seed 1: the two swap places
+    assert sorted(c for e in d.changed for c in e["changes"]) == [
+        "member x added (int at bit 96)", "member y added (long at bit 96)",
+        "size 12 -> 16", "size 12 -> 16"]
+
+
 def test_member_type_and_kind_changes() -> None:
     def one(member_long: bool, as_fwd: bool) -> Btf:
         b = Btf()

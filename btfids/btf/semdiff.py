@@ -130,7 +130,7 @@ def compare(a: Snapshot, b: Snapshot) -> Diff:
         came = [(n, tid) for n, tid in new if n not in co]
         named = key[0] != K.DECL_TAG and len(key) == 2
         while named and gone and came:
-            (on, otid), (nn, ntid) = gone.pop(0), came.pop(0)
+            (on, otid), (nn, ntid) = _closest(canon, gone, came)
             e = _entry(canon, nn, otid, ntid)
             e["changes"] = describe(canon, canon.forms[on], canon.forms[nn])
             out.changed.append(e)
@@ -179,6 +179,27 @@ def _differing(ra: dict[Key, list[tuple[int, int]]],
         elif [n for n, _ in old] != [n for n, _ in new]:
             out.append(k)
     return out
+
+
+def _closest(canon: Canon, gone: list[tuple[int, int]],
+             came: list[tuple[int, int]]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Take the most alike old/new pair of forms off the two lists (several changed
+    types of one name: pair each with its own new form, not by ID order)."""
+    if len(gone) == 1 and len(came) == 1:
+        return gone.pop(), came.pop()
+    forms = canon.forms
+    best = max(((i, j) for i in range(len(gone)) for j in range(len(came))),
+               key=lambda ij: _likeness(forms[gone[ij[0]][0]], forms[came[ij[1]][0]]))
+    return gone.pop(best[0]), came.pop(best[1])
+
+
+def _likeness(a: Any, b: Any) -> int:
+    """Fields and elements (members, params, values) two forms share."""
+    same = sum(1 for x, y in zip(a, b, strict=False) if x == y)
+    for x, y in zip(a, b, strict=False):
+        if isinstance(x, tuple) and isinstance(y, tuple):
+            same += len(set(x) & set(y))
+    return same
 
 
 def _first_id(pairs: list[tuple[int, int]], n: int) -> int:
