@@ -3,7 +3,8 @@
 Subcommands: ``run`` (the main pipeline), ``passes`` (effective pipeline), ``bisect``
 (find the pass that breaks a check), ``check`` (validate config and BTF files),
 ``inspect btf`` / ``inspect ids`` (dump BTF types / collected ``__BTF_ID__`` symbols),
-``patch`` (``--patch_btfids``) and ``presets``. Errors: one stderr line, upstream status.
+``patch`` (``--patch_btfids``) and ``presets``; ``diff`` (cli/diff.py) and ``explain``
+(cli/explain.py) live in modules of their own. Errors: one stderr line, upstream status.
 """
 
 from __future__ import annotations
