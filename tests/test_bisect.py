@@ -101,6 +101,7 @@ def test_run_failure_counts_as_bad(tmp_path: Path, pm) -> None:  # type: ignore[
     assert res.culprit == "t-boom"
     assert any("run failed: FAILED: plugin 'hostplugins' raised in pass 't-boom'" in x
                for x in lines)
+    assert res.culprit_entry is None    # the culprit raised: nothing it changed to show
 
 
 def test_bad_without_passes(tmp_path: Path, pm) -> None:  # type: ignore[no-untyped-def]

@@ -251,6 +251,9 @@ def bisect(elf: str, check: tuple[str, ...], verbose: int, btf: str | None,
         click.echo("bisect: what the culprit changed:")
         for line in pass_lines(res.culprit_entry):
             click.echo(f"  {line}")
+    else:
+        click.echo("bisect: what the culprit changed: not recorded (the run up to it "
+                   "failed before the pass finished)")
 
 
 @cli.command()
