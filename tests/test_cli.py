@@ -184,7 +184,11 @@ def test_app_passes(runner: CliRunner, tmp_path: Path) -> None:
     assert json.loads(r.output)["pipeline"] == []
     r = runner.invoke(app.cli, ["passes", "--disable", "kfunc-discovery"])
     assert r.exit_code == 255
-    assert "needs 'kfunc-discovery', which is disabled or absent" in r.output
+    # one line naming the flag and all four dependants (issue 22 item 3)
+    assert ("config error: command line: --disable kfunc-discovery: passes 'bpf-kfunc-tag'"
+            in r.output), r.output
+    assert ("--disable bpf-kfunc-tag --disable fastcall-tag --disable implicit-args "
+            "--disable arena") in r.output
 
 
 def test_app_run_check_inspect(runner: CliRunner, tmp_path: Path) -> None:

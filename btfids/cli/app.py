@@ -253,8 +253,13 @@ def check(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
 
     try:
         pipe = host.prepare(config, enable=enable, disable=disable)
-        click.echo(f"config ok: {pipe.config.name} (mode {pipe.mode}, "
-                   f"{len(pipe.enabled())}/{len(pipe.steps)} passes enabled)")
+        cfg = pipe.config
+        how = (f"extends preset {cfg.implicit_extends} implicitly; "
+               if cfg.implicit_extends else "")
+        empty = (f"; empty pipeline, set in {cfg.source_of('pipeline')}"
+                 if not pipe.steps and pipe.mode == "newest" else "")
+        click.echo(f"config ok: {cfg.name} ({how}mode {pipe.mode}, "
+                   f"{len(pipe.enabled())}/{len(pipe.steps)} passes enabled{empty})")
         bad = 0
         for path in files:
             btf = host.load_inputs(host.RunOptions(path, btf_base=btf_base), _quiet_log())[1]

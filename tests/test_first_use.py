@@ -1,0 +1,132 @@
+"""Issue 22: first use as a kernel developer would, through the command lines: config
+semantics, early validation of option values, errors that name the user's input, batch
+output, the --report JSON, bisect and CLI consistency. Real corpus modules where it
+matters; every check runs the installed entry points in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_kbuild import make_tree
+
+from btfids.btf import kinds as K
+from btfids.btfio import load_btf
+
+MODS = {"fou": "net/ipv4/fou.ko", "bbr": "net/ipv4/tcp_bbr.ko", "crc7": "lib/crc7.ko"}
+
+
+def btfids(*args: str, cwd: Path, env: dict[str, str] | None = None,
+           stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k not in ("BTFIDS_CONFIG", "BTFIDS_PLUGINS")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "btfids.cli.app", *args], cwd=cwd, env=full,
+                          capture_output=True, text=True, input=stdin)
+
+
+def resolve_btfids(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("BTFIDS_CONFIG", "BTFIDS_PLUGINS")}
+    return subprocess.run([sys.executable, "-m", "btfids.cli.resolve_btfids", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True)
+
+
+def module(corpus: Path, tmp: Path, key: str) -> Path:
+    dst = tmp / Path(MODS[key]).name
+    shutil.copyfile(corpus / "modules" / MODS[key], dst)
+    return dst
+
+
+def tags(path: Path, base: Path, name: bytes = b"bpf_kfunc") -> int:
+    btf = load_btf(str(path), load_btf(str(base)))
+    return sum(1 for _, t in btf.iter_own()
+               if K.kind_of(t[1]) == K.DECL_TAG and btf.str_at(t[0]) == name)
+
+
+# ------------------------------------------------------------------ item 1
+@pytest.mark.corpus
+@pytest.mark.parametrize("text", ["", "[passes.fastcall-tag]\nenabled = false\n"])
+def test_btfids_toml_without_extends_runs_the_default_pipeline(
+    corpus: Path, tmp_path: Path, text: str
+) -> None:
+    """An empty btfids.toml (or one that only switches a pass off) used to run no pass:
+    no bpf_kfunc tags, no dedup, no sort, exit 0."""
+    ko = module(corpus, tmp_path, "fou")
+    base = corpus / "btf-vmlinux"
+    r = btfids("run", "-b", str(base), ko.name, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    default = (tmp_path / "fou.ko.BTF").read_bytes()
+    (tmp_path / "btfids.toml").write_text(text)
+    r = btfids("run", "-b", str(base), ko.name, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert tags(tmp_path / "fou.ko.BTF", base) == 2
+    assert (tmp_path / "fou.ko.BTF").read_bytes() == default  # fastcall-tag adds none here
+    r = btfids("check", cwd=tmp_path)
+    assert "extends preset bpf-next implicitly" in r.stdout
+    assert ("8/8" if not text else "7/8") + " passes enabled" in r.stdout
+
+
+def test_explicit_empty_pipeline_is_said_by_check(tmp_path: Path) -> None:
+    (tmp_path / "btfids.toml").write_text("pipeline = []\n")
+    r = btfids("check", cwd=tmp_path)
+    assert r.returncode == 0
+    assert f"0/0 passes enabled; empty pipeline, set in {tmp_path / 'btfids.toml'}" in r.stdout
+
+
+# ------------------------------------------------------------------ item 2
+BAD_OPTIONS = [
+    ("[passes.fastcall-tag]\nfastcall_bit = 40\n", "passes.fastcall-tag.fastcall_bit",
+     "40 is too large: allowed is an integer 0..31"),
+    ('[passes.kfunc-discovery]\nflag_mismatch = "warn"\n', "passes.kfunc-discovery.flag_mismatch",
+     '"warn" is not allowed: allowed is one of "error", "warn-or"'),
+    ("[passes.base-btf]\nhdr_len = 28\n", "passes.base-btf.hdr_len",
+     "allowed is one of 24, 32"),
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("text", "key", "allowed"), BAD_OPTIONS)
+def test_option_values_are_refused_before_any_run(
+    corpus: Path, tmp_path: Path, text: str, key: str, allowed: str
+) -> None:
+    """Each command that reads the config refuses the value, naming file and key, before
+    it reads an ELF — also on a module without .BTF_ids, where the pass has no work."""
+    toml = tmp_path / "btfids.toml"
+    toml.write_text(text)
+    want = f"config error: {toml}: {key}: "
+    ko = module(corpus, tmp_path, "crc7")
+    for args in (["passes"], ["check"], ["run", "-b", str(corpus / "btf-vmlinux"), ko.name]):
+        r = btfids(*args, cwd=tmp_path)
+        assert r.returncode == 255, (args, r.stdout, r.stderr)
+        assert r.stderr.startswith("btfids: " + want) and allowed in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1
+    assert not list(tmp_path.glob("crc7.ko.*"))
+    r = resolve_btfids("-b", str(corpus / "btf-vmlinux"), ko.name, cwd=tmp_path)
+    assert r.returncode == 255 and r.stderr.startswith(want), r.stderr
+    tree = make_tree(tmp_path / "linux", "newest")
+    shutil.copyfile(toml, tree / "btfids.toml")
+    r = btfids("kbuild", str(tree), cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"error: config error: {tree.resolve() / 'btfids.toml'}: {key}: " in r.stdout
+
+
+# ------------------------------------------------------------------ item 3
+def test_errors_name_the_flag_and_the_variable(tmp_path: Path) -> None:
+    r = btfids("passes", "--disable", "kfunc-discovery", cwd=tmp_path)
+    assert r.returncode == 255
+    line = r.stderr.strip()
+    assert line.startswith("btfids: config error: command line: --disable kfunc-discovery: ")
+    for dep in ("bpf-kfunc-tag", "fastcall-tag", "implicit-args", "arena"):
+        assert f"'{dep}' (plugin kfunc)" in line and f"--disable {dep}" in line
+    (tmp_path / "btfids.toml").write_text("[passes.kfunc-discovery]\nenabled = false\n")
+    r = btfids("check", cwd=tmp_path)
+    assert r.stderr.startswith(
+        f"btfids: config error: {tmp_path / 'btfids.toml'}: passes.kfunc-discovery.enabled: ")
+    assert "[passes.bpf-kfunc-tag], [passes.fastcall-tag], [passes.implicit-args], " \
+        "[passes.arena]" in r.stderr
+    r = btfids("passes", cwd=tmp_path, env={"BTFIDS_CONFIG": "nope.toml"})
+    assert r.stderr.startswith("btfids: config error: $BTFIDS_CONFIG=nope.toml: no such file")
+    assert "unset BTFIDS_CONFIG" in r.stderr
