@@ -283,9 +283,14 @@ class _Runner:
                 t = time.perf_counter()
                 self.call(step, ctx, kfunc, accs[n])
                 secs[n] += time.perf_counter() - t
+        names = [s.name for s in group]
+        at = accs[0].first if accs else 0
         for n, step in enumerate(group):
             self.hook("btfids_after_pass", ctx=ctx, spec=step.info.spec, seconds=secs[n])
-            self.record(step, secs[n], accs[n])
+            # interleaved per kfunc: report the sequential equivalent (report.py)
+            accs[n].first, accs[n].last = at, at + accs[n].added
+            at = accs[n].last
+            self.record(step, secs[n], accs[n], names)
 
     def call(self, step: Step, ctx: Context, kfunc: Any, acc: _Acc) -> None:
         spec = step.info.spec
@@ -303,7 +308,7 @@ class _Runner:
             raise PluginError(step.info.plugin, f"pass {spec.name!r}", exc) from exc
         acc.note(ctx, before_btf, before_cnt)
 
-    def record(self, step: Step, secs: float, acc: _Acc) -> None:
+    def record(self, step: Step, secs: float, acc: _Acc, group: list[str] | None = None) -> None:
         if self.report is None:
             return
         self.report.add_pass(
@@ -311,6 +316,7 @@ class _Runner:
                 "name": step.name,
                 "plugin": step.info.plugin,
                 "scope": step.info.spec.scope,
+                "group": group,
                 "seconds": secs,
                 "types_before": acc.first,
                 "types_after": acc.last,
@@ -357,31 +363,53 @@ class BatchItem:
     elf: str
     exit_code: int
     error: str | None = None
+    #: the ELF has a ``.BTF_ids`` section (with symbols)
+    has_ids: bool = False
+    kfuncs: int = 0
+    warnings: int = 0
+    #: the ``--report`` entry of this ELF (when asked for)
+    report: dict[str, Any] | None = None
 
 
-def _batch_one(pipe: Pipeline, opts: RunOptions, elf: str) -> BatchItem:
+def _batch_one(pipe: Pipeline, opts: RunOptions, elf: str, report: bool = False) -> BatchItem:
     from ._dc import replace
 
+    # every line of this ELF names it, as its error line does
+    log = Log(opts.verbose, prefix=f"btfids: {elf}: ")
+    rep = None
+    if report:
+        from .report import Report
+
+        rep = Report()
+    item = BatchItem(elf, 0)
     try:
-        res = run(pipe, replace(opts, elf=elf, share_base=True))
-        return BatchItem(elf, res.exit_code)
+        res = run(pipe, replace(opts, elf=elf, share_base=True), log=log, report=rep)
+        item.exit_code = res.exit_code
+        if res.ctx is not None:
+            item.has_ids = res.ctx.ids is not None
+            item.kfuncs = len(res.ctx.kfuncs)
     except BtfidsError as exc:
-        code, msg = exc.exit_code, str(exc)
+        item.exit_code, item.error = exc.exit_code, str(exc)
     except Exception as exc:  # a bug: one line for this ELF, and the batch goes on
         if os.environ.get(ENV_DEBUG):
             raise
-        code, msg = EXIT_FAILURE, internal_error(exc)
-    sys.stderr.write(f"btfids: {elf}: {msg}\n")
-    sys.stderr.flush()
-    return BatchItem(elf, code, msg)
+        item.exit_code, item.error = EXIT_FAILURE, internal_error(exc)
+    item.warnings = log.warnings
+    if item.error is not None:
+        sys.stderr.write(f"btfids: {elf}: {item.error}\n")
+        sys.stderr.flush()
+    if rep is not None:
+        rep.finish(item.exit_code, item.error)
+        item.report = rep.data
+    return item
 
 
-_WORKER: tuple[Pipeline, RunOptions] | None = None
+_WORKER: tuple[Pipeline, RunOptions, bool] | None = None
 
 
 def _worker_run(elf: str) -> BatchItem:
     assert _WORKER is not None
-    return _batch_one(_WORKER[0], _WORKER[1], elf)
+    return _batch_one(_WORKER[0], _WORKER[1], elf, _WORKER[2])
 
 
 def run_batch(
@@ -391,12 +419,15 @@ def run_batch(
     *,
     jobs: int = 1,
     done: Any = None,
+    report: bool = False,
 ) -> list[BatchItem]:
     """Run every ELF of ``elfs`` as :func:`run` would, one after the other in this
     process (``jobs`` > 1: that many forked workers), with the base BTF loaded once.
     Output bytes are those of single runs. A failing ELF is reported on stderr
     (``btfids: <elf>: <message>``) and does not stop the batch. ``done(item)`` is
-    called after each ELF, in input order. Returns the items in input order."""
+    called after each ELF, in input order. Every message line of an ELF starts with
+    ``btfids: <elf>: ``. ``report``: each item carries its ``--report`` entry. Returns
+    the items in input order."""
     global _WORKER
     items: list[BatchItem] = []
     if opts.btf_base:
@@ -406,14 +437,14 @@ def run_batch(
             pass
     if jobs <= 1 or len(elfs) <= 1:
         for elf in elfs:
-            item = _batch_one(pipe, opts, elf)
+            item = _batch_one(pipe, opts, elf, report)
             items.append(item)
             if done is not None:
                 done(item)
         return items
     import multiprocessing
 
-    _WORKER = (pipe, opts)
+    _WORKER = (pipe, opts, report)
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(jobs) as pool:

@@ -38,7 +38,6 @@ _MODS = frozenset({K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG})
 _MAX_MOD_CHAIN = 4096  # a longer modifier chain is a cycle (malformed BTF)
 
 
-
 def _bit(default: int, help: str) -> OptionSpec:
     """A bit number of the 32-bit kfunc flags word."""
     return OptionSpec(default, help, min=0, max=31)

@@ -5,18 +5,24 @@ matters; every check runs the installed entry points in a subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import hostplugins as hp
+import jsonschema
 import pytest
 from test_kbuild import make_tree
 
 from btfids.btf import kinds as K
 from btfids.btfio import load_btf
 
+TESTS = str(Path(__file__).resolve().parent)
 MODS = {"fou": "net/ipv4/fou.ko", "bbr": "net/ipv4/tcp_bbr.ko", "crc7": "lib/crc7.ko"}
 
 
@@ -130,3 +136,89 @@ def test_errors_name_the_flag_and_the_variable(tmp_path: Path) -> None:
     r = btfids("passes", cwd=tmp_path, env={"BTFIDS_CONFIG": "nope.toml"})
     assert r.stderr.startswith("btfids: config error: $BTFIDS_CONFIG=nope.toml: no such file")
     assert "unset BTFIDS_CONFIG" in r.stderr
+
+
+# ------------------------------------------------------------------ items 4 and 5
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs"
+                     / "report.schema.json").read_text())
+
+
+def valid(doc: dict[str, Any]) -> dict[str, Any]:
+    jsonschema.validate(doc, SCHEMA)
+    return doc
+
+
+def with_plugins(tmp: Path) -> dict[str, str]:
+    return {"BTFIDS_PLUGINS": "hostplugins", "PYTHONPATH": TESTS}
+
+
+def test_batch_warnings_name_their_elf_and_summary(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = hp.elf_with_btf(tmp_path / "a"), hp.elf_with_btf(tmp_path / "b")
+    c = tmp_path / "c.toml"
+    c.write_text('pipeline = ["t-discover", "t-tag", "t-warn"]\n')
+    r = btfids("run", "--config", str(c), "--report", "r.json", str(a), str(b), "nope.ko",
+               cwd=tmp_path, env=with_plugins(tmp_path))
+    assert r.returncode == 255
+    lines = r.stderr.splitlines()
+    assert lines[:2] == [f"btfids: {a}: WARN: resolve_btfids: test warning",
+                         f"btfids: {b}: WARN: resolve_btfids: test warning"]
+    assert lines[2].startswith("btfids: nope.ko: FAILED cannot open nope.ko")
+    assert re.fullmatch(r"btfids: 3 ELF files, 0 with \.BTF_ids, 4 kfuncs, 2 warnings, "
+                        r"1 failed, \d+\.\d\d s", lines[3]), lines[3]
+    doc = valid(json.loads((tmp_path / "r.json").read_text()))
+    assert [f["input"].get("elf") for f in doc["files"]] == [str(a), str(b), "nope.ko"]
+    assert [f["exit_code"] for f in doc["files"]] == [0, 0, 255]
+    assert doc["files"][0]["warnings"] == ["WARN: resolve_btfids: test warning"]
+    assert doc["summary"]["warnings"] == 2 and doc["exit_code"] == 255
+
+
+@pytest.mark.corpus
+def test_report_is_right_and_matches_the_schema(corpus: Path, tmp_path: Path) -> None:
+    bbr = module(corpus, tmp_path, "bbr")
+    base = corpus / "btf-vmlinux"
+    vmlinux = load_btf(str(base))
+    before = load_btf(str(bbr), vmlinux)
+    r = btfids("run", "-b", str(base), "--report", "r.json", bbr.name, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = valid(json.loads((tmp_path / "r.json").read_text()))
+    after = load_btf(str(tmp_path / "tcp_bbr.ko.BTF"), vmlinux)
+    # kfunc IDs: both, each in its own BTF
+    assert rep["kfuncs"]["count"] == 8
+    for k in rep["kfuncs"]["list"]:
+        assert before.name(k["input_id"]) == k["name"].encode() == after.name(k["output_id"])
+        assert before.kind(k["input_id"]) == K.FUNC == after.kind(k["output_id"])
+        assert re.fullmatch("0x[0-9a-f]+", k["flags"])
+    assert any(k["input_id"] != k["output_id"] for k in rep["kfuncs"]["list"])  # sorted
+    # every pass entry has the same keys; kfunc-scope figures are each pass's own
+    passes = {p["name"]: p for p in rep["passes"]}
+    assert len({tuple(p) for p in rep["passes"]}) == 1
+    tag, fast = passes["bpf-kfunc-tag"], passes["fastcall-tag"]
+    assert tag["group"] == ["bpf-kfunc-tag", "fastcall-tag", "implicit-args", "arena"]
+    assert (tag["types_added"], tag["decl_tags_added"], tag["stats"]) == (
+        8, {"bpf_kfunc": 8}, {"tags_added": 8})
+    assert tag["types_after"] - tag["types_before"] == 8
+    assert (fast["types_added"], fast["stats"], fast["types_before"]) == (
+        0, {}, tag["types_after"])
+    assert passes["kfunc-discovery"]["group"] is None
+    # the legacy flow and a failing run validate too
+    r = btfids("run", "--config", "linux-6.12", "--report", "l.json", "-b", str(base),
+               module(corpus, tmp_path, "fou").name, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    valid(json.loads((tmp_path / "l.json").read_text()))
+    r = btfids("run", "--report", "f.json", "missing.ko", cwd=tmp_path)
+    assert r.returncode == 255
+    assert valid(json.loads((tmp_path / "f.json").read_text()))["error"].startswith("FAILED")
+
+
+@pytest.mark.corpus
+def test_batch_report_with_workers(corpus: Path, tmp_path: Path) -> None:
+    kos = [module(corpus, tmp_path, k).name for k in ("fou", "bbr", "crc7")]
+    r = btfids("run", "-j", "2", "-b", str(corpus / "btf-vmlinux"), "--report", "r.json",
+               *kos, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = valid(json.loads((tmp_path / "r.json").read_text()))
+    assert doc["summary"] | {"seconds": 0} == {"files": 3, "with_btf_ids": 2, "kfuncs": 10,
+                                               "warnings": 0, "failed": 0, "seconds": 0}
+    assert [f["kfuncs"]["count"] for f in doc["files"]] == [2, 8, 0]

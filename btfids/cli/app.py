@@ -58,7 +58,9 @@ def cli() -> None:
 @cli.command()
 @input_options
 @pipeline_options
-@click.option("--report", "report", metavar="FILE", help="Write a JSON report of the run.")
+@click.option("--report", "report", metavar="FILE",
+              help="Write a JSON report of the run (several ELFs: one document, an entry "
+                   "per ELF; schema in docs/report.schema.json).")
 @click.option("-T", "--files-from", "files_from", metavar="FILE",
               help="Also read ELF paths from FILE, one per line ('-': stdin).")
 @click.option("-j", "--jobs", "jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -91,8 +93,6 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
     if not paths:
         raise click.UsageError("no ELF given")
     if len(paths) > 1:
-        if report:
-            raise click.UsageError("--report takes a single ELF")
         if btf:
             raise click.UsageError("--btf takes a single ELF")
         try:
@@ -101,7 +101,7 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
             _fail(exc)
         opts = host.RunOptions(paths[0], btf, btf_base, distill_base, fatal_warnings,
                                verbose, cache=not no_cache)
-        sys.exit(_run_batch(host, pipe, opts, paths, jobs, progress))
+        sys.exit(_run_batch(host, pipe, opts, paths, jobs, progress, report))
     elf = paths[0]
     from ..report import Report
 
@@ -124,21 +124,17 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
 
 
 def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
-               progress: bool | None) -> int:
-    """Batch mode; exit status: the first failing ELF's (input order), else 0."""
+               progress: bool | None, report: str | None = None) -> int:
+    """Batch mode; exit status: the first failing ELF's (input order), else 0. Ends
+    with a summary line; ``report``: one JSON document with an entry per ELF."""
+    import time
+
     if progress is None:
         progress = sys.stderr.isatty()
-    first_bad = 0
-    failed = 0
-
-    def note(item: Any) -> None:
-        nonlocal first_bad, failed
-        if item.exit_code:
-            failed += 1
-            first_bad = first_bad or item.exit_code
-
+    t0 = time.perf_counter()
+    items: list[Any] = []
     if not progress:
-        host.run_batch(pipe, opts, paths, jobs=jobs, done=note)
+        items = host.run_batch(pipe, opts, paths, jobs=jobs, report=bool(report))
     else:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -149,12 +145,27 @@ def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
             task = bar.add_task("btfids", total=len(paths))
 
             def step(item: Any) -> None:
-                note(item)
                 bar.update(task, advance=1, description=item.elf.rsplit("/", 1)[-1][:40])
 
-            host.run_batch(pipe, opts, paths, jobs=jobs, done=step)
-    if failed:
-        click.echo(f"btfids: {failed} of {len(paths)} ELF files failed", err=True)
+            items = host.run_batch(pipe, opts, paths, jobs=jobs, done=step,
+                                   report=bool(report))
+    failed = [i for i in items if i.exit_code]
+    first_bad = failed[0].exit_code if failed else 0
+    summary = {
+        "files": len(items),
+        "with_btf_ids": sum(1 for i in items if i.has_ids),
+        "kfuncs": sum(i.kfuncs for i in items),
+        "warnings": sum(i.warnings for i in items),
+        "failed": len(failed),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    click.echo(f"btfids: {summary['files']} ELF files, {summary['with_btf_ids']} with "
+               f".BTF_ids, {summary['kfuncs']} kfuncs, {summary['warnings']} warnings, "
+               f"{summary['failed']} failed, {summary['seconds']:.2f} s", err=True)
+    if report:
+        from ..report import batch_document, write_json
+
+        write_json(report, batch_document([i.report for i in items], summary, first_bad))
     return first_bad
 
 
