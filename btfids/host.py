@@ -569,10 +569,13 @@ def bisect(
 
     Trial *k* runs the pipeline with only its first *k* enabled passes (any prefix keeps
     the ``needs`` rule: a need is always earlier) into a scratch directory, then runs
-    ``check``; exit status 0 is good. ``{elf}``, ``{btf}``, ``{btf_ids}``, ``{btf_base}``
-    and ``{dir}`` in ``check`` are replaced by the trial's paths, which are also in the
-    environment as ``BTFIDS_ELF``, ``BTFIDS_BTF``, ``BTFIDS_BTF_IDS``, ``BTFIDS_BTF_BASE``,
-    ``BTFIDS_DIR``. A failing run counts as bad. Binary search: 2 + ceil(log2 n) trials,
+    ``check`` in the caller's working directory; exit status 0 is good. ``{elf}``,
+    ``{btf}``, ``{btf_ids}``, ``{distilled_base}`` (the trial's outputs), ``{btf_base}``
+    (the ``-b`` base, absolute; empty without one) and ``{dir}`` (the scratch
+    directory) in ``check`` are replaced, and also in the environment as
+    ``BTFIDS_ELF``, ``BTFIDS_BTF``, ``BTFIDS_BTF_IDS``, ``BTFIDS_DISTILLED_BASE``,
+    ``BTFIDS_BTF_BASE``, ``BTFIDS_DIR``. A failing run counts as bad; a CHECK that
+    cannot be started is an error. Binary search: 2 + ceil(log2 n) trials,
     plus one confirmation run with the culprit (and its dependants) disabled.
     """
     import io
@@ -613,12 +616,18 @@ def bisect(
             if ran:
                 paths = {
                     "elf": elf, "btf": elf + SUFFIX_BTF, "btf_ids": elf + SUFFIX_IDS,
-                    "btf_base": elf + SUFFIX_BASE, "dir": tmp,
+                    "btf_base": topts.btf_base or "", "distilled_base": elf + SUFFIX_BASE,
+                    "dir": tmp,
                 }
                 argv = [a.format(**paths) if "{" in a else a for a in check]
                 env = dict(os.environ)
                 env.update({f"BTFIDS_{k.upper()}": v for k, v in paths.items()})
-                proc = subprocess.run(argv, env=env, cwd=tmp, check=False)
+                try:  # in the caller's directory: relative paths in CHECK work
+                    proc = subprocess.run(argv, env=env, check=False)
+                except OSError as exc:
+                    raise BtfidsError(
+                        f"bisect: cannot run CHECK {argv[0]!r}: {exc.strerror or exc}"
+                    ) from exc
                 ran = proc.returncode == 0
                 detail = f"check exit {proc.returncode}"
         say(f"bisect: {label}: {'good' if ran else 'bad'} ({detail})")

@@ -222,3 +222,45 @@ def test_batch_report_with_workers(corpus: Path, tmp_path: Path) -> None:
     assert doc["summary"] | {"seconds": 0} == {"files": 3, "with_btf_ids": 2, "kfuncs": 10,
                                                "warnings": 0, "failed": 0, "seconds": 0}
     assert [f["kfuncs"]["count"] for f in doc["files"]] == [2, 8, 0]
+
+
+# ------------------------------------------------------------------ item 7
+BISECT_CFG = 'pipeline = ["t-discover", "t-tag", "t-corrupt", "t-note"]\n'
+
+
+def test_bisect_check_runs_in_the_callers_directory(tmp_path: Path) -> None:
+    """CHECK runs where the user started bisect (a relative script path works), and
+    {btf_base} is the -b base, not the distilled output."""
+    elf = hp.elf_with_btf(tmp_path)
+    base = hp.elf_with_btf(tmp_path, "base.btf")
+    (tmp_path / "c.toml").write_text(BISECT_CFG)
+    (tmp_path / "check.sh").write_text(
+        'test "$1" = "$BTFIDS_BTF_BASE" || exit 3\n'
+        'echo "$PWD $1 $2" >> seen.txt\n'
+        'exec "$3" -c "import sys; from btfids.btfio import load_btf; '
+        'load_btf(sys.argv[1], load_btf(sys.argv[2]))" "$2" "$1"\n')
+    r = btfids("bisect", "--config", "c.toml", "-b", str(base), str(elf), "--", "sh",
+               "./check.sh", "{btf_base}", "{btf}", sys.executable,
+               cwd=tmp_path, env=with_plugins(tmp_path))
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "first bad pass: t-corrupt" in r.stdout
+    cwds = {line.split()[0] for line in (tmp_path / "seen.txt").read_text().splitlines()}
+    bases = {line.split()[1] for line in (tmp_path / "seen.txt").read_text().splitlines()}
+    assert cwds == {str(tmp_path)} and bases == {str(base)}
+
+
+def test_bisect_missing_check_program_is_one_line(tmp_path: Path) -> None:
+    elf = hp.elf_with_btf(tmp_path)
+    (tmp_path / "c.toml").write_text(BISECT_CFG)
+    r = btfids("bisect", "--config", "c.toml", str(elf), "--", "no-such-check-program",
+               cwd=tmp_path, env=with_plugins(tmp_path))
+    assert r.returncode == 255
+    assert r.stderr == ("btfids: bisect: cannot run CHECK 'no-such-check-program': "
+                        "No such file or directory\n")
+
+
+def test_bisect_help_documents_exit_codes_and_placeholders(tmp_path: Path) -> None:
+    out = btfids("bisect", "--help", cwd=tmp_path).stdout
+    for word in ("Exit status", "0 culprit found", "2 no culprit", "255", "{btf_base}",
+                 "{distilled_base}", "current directory"):
+        assert word in " ".join(out.split()), word

@@ -217,18 +217,23 @@ def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
 @pipeline_options
 @click.option("--no-confirm", is_flag=True, help="Skip the run with the culprit disabled.")
 @click.argument("elf")
-@click.argument("check", nargs=-1, required=True)
+@click.argument("check", nargs=-1, required=True, metavar="-- CHECK...")
 def bisect(elf: str, check: tuple[str, ...], verbose: int, btf: str | None,
            btf_base: str | None, distill_base: bool, fatal_warnings: bool,
            config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
            no_confirm: bool) -> None:
     """Find the first pass whose enabling makes CHECK fail.
 
-    CHECK runs on each trial's outputs (in a scratch directory; exit 0 = good). Use
-    `--` before it; {elf} {btf} {btf_ids} {btf_base} {dir} are substituted and also set
-    as BTFIDS_ELF, BTFIDS_BTF, ... in its environment. Example:
+    Each trial runs the first k enabled passes into a scratch directory, then CHECK in
+    the current directory (exit 0 = good). Put `--` before CHECK. Substituted in CHECK
+    and set in its environment (BTFIDS_ELF, BTFIDS_BTF, ...): {elf} {btf} {btf_ids}
+    {distilled_base} = the trial's ELF link and outputs, {btf_base} = the -b base,
+    {dir} = the scratch directory. Example:
 
-        btfids bisect -b vmlinux.btf mod.ko -- sh -c 'test -s {btf}'
+        btfids bisect -b vmlinux.btf mod.ko -- btfids check --sorted -b {btf_base} {btf}
+
+    Exit status: 0 culprit found; 2 no culprit (bad with no pass, or good with all);
+    255 error (bad config or input, CHECK cannot be started); 129 usage.
     """
     from .. import host
 
