@@ -63,6 +63,14 @@ class RunOptions:
     #: keep the loaded base for later runs of this process (batch mode; the base is
     #: never modified, and a changed file is noticed by its stat)
     share_base: bool = False
+    #: write the side files here (``DIR/<ELF name>.BTF`` ...) instead of next to the ELF
+    output_dir: str | None = None
+
+    def output_prefix(self) -> str:
+        """The side files' common name: ``<ELF>`` or ``<output_dir>/<ELF name>``."""
+        if self.output_dir is None:
+            return self.elf
+        return os.path.join(self.output_dir, os.path.basename(self.elf))
 
     def as_context_options(self) -> dict[str, Any]:
         return {
@@ -140,6 +148,9 @@ def _run(
         )
         report.set_pipeline(pipe)
     if pipe.mode == "in-place-6.12":
+        if opts.output_dir is not None:
+            raise BtfidsError("--output-dir: mode 'in-place-6.12' patches the ELF itself "
+                              "and writes no side files")
         return _run_legacy(opts, log, report)
     if pm is None:
         from . import plugins
@@ -215,6 +226,7 @@ class _Runner:
         t0 = self.phase("passes", t0)
 
         files: list[tuple[str, bytes]] = []
+        out = opts.output_prefix()
         if ctx.ids is not None:
             try:
                 symbols.resolve_ids(ctx.ids, ctx.btf, log, own_names=ctx.type_names)
@@ -224,15 +236,15 @@ class _Runner:
             if blob:
                 if ctx.ids.section.order != HOST_ORDER:
                     log.debug("bswap_32 .BTF_ids data from host to target endianness")
-                files.append((opts.elf + SUFFIX_IDS, blob))
+                files.append((out + SUFFIX_IDS, blob))
             else:
                 # upstream still builds (and length-checks) the name first
-                check_output_paths([opts.elf + SUFFIX_IDS])
+                check_output_paths([out + SUFFIX_IDS])
                 log.debug(f"{opts.elf} has no BTF_ids data to dump")
         t0 = self.phase("resolve", t0)
-        files.append((opts.elf + SUFFIX_BTF, _raw(ctx.btf)))
+        files.append((out + SUFFIX_BTF, _raw(ctx.btf)))
         if ctx.base is not None and opts.distill_base and ctx.distilled_base is not None:
-            files.append((opts.elf + SUFFIX_BASE, _raw(ctx.distilled_base)))
+            files.append((out + SUFFIX_BASE, _raw(ctx.distilled_base)))
         written = write_outputs(files, log)
         t0 = self.phase("write", t0)
         if self.report is not None:

@@ -264,3 +264,77 @@ def test_bisect_help_documents_exit_codes_and_placeholders(tmp_path: Path) -> No
     for word in ("Exit status", "0 culprit found", "2 no culprit", "255", "{btf_base}",
                  "{distilled_base}", "current directory"):
         assert word in " ".join(out.split()), word
+
+
+# ------------------------------------------------------------------ item 9
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_kbuild_help_is_in_the_front_ends_style(tmp_path: Path) -> None:
+    out = btfids("kbuild", "--help", cwd=tmp_path).stdout
+    assert "Usage: btfids kbuild [OPTIONS] [SRCTREE]" in out and "╭─ Options" in out
+    for opt in ("--objtree", "--tool", "--json", "--write"):
+        assert opt in out
+
+
+def test_every_option_has_help() -> None:
+    import click
+
+    from btfids.cli import app
+
+    def walk(cmd: click.Command, path: str) -> Any:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, f"{path} {name}")
+        else:
+            yield path, cmd
+
+    missing = [(path, p.opts) for path, cmd in walk(app.cli, "btfids") for p in cmd.params
+               if isinstance(p, click.Option) and not p.help]
+    assert missing == []
+
+
+def test_verbose_is_a_count_and_takes_no_value(tmp_path: Path) -> None:
+    elf = hp.elf_with_btf(tmp_path)
+    c = tmp_path / "c.toml"
+    c.write_text('pipeline = ["t-discover", "t-tag"]\n')
+    env = with_plugins(tmp_path)
+    quiet = btfids("run", "--config", str(c), "-v", str(elf), cwd=tmp_path, env=env)
+    loud = btfids("run", "--config", str(c), "-vv", str(elf), cwd=tmp_path, env=env)
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
+    assert "Dumped" in quiet.stderr and "btfids: pass t-tag" not in quiet.stderr
+    assert "btfids: pass t-tag" in loud.stderr
+    r = btfids("inspect", "ids", "-v", str(elf), cwd=tmp_path)
+    assert r.returncode == 0 and "no .BTF_ids section" in r.stdout
+
+
+def test_readme_shows_pip_install_beside_make_demo() -> None:
+    quick = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "make demo" in quick and "pip install ." in quick
+
+
+def test_run_output_dir(tmp_path: Path) -> None:
+    src, out = tmp_path / "ro", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    elf = hp.elf_with_btf(src)
+    c = tmp_path / "c.toml"
+    c.write_text('pipeline = ["t-discover", "t-tag"]\n')
+    env = with_plugins(tmp_path)
+    r = btfids("run", "--config", str(c), str(elf), cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    beside = (src / "mod.ko.BTF").read_bytes()
+    (src / "mod.ko.BTF").unlink()
+    src.chmod(0o555)
+    try:
+        r = btfids("run", "--config", str(c), "--output-dir", str(out), str(elf),
+                   cwd=tmp_path, env=env)
+    finally:
+        src.chmod(0o755)
+    assert r.returncode == 0, r.stderr
+    assert hp.listing(src) == ["mod.ko"] and hp.listing(out) == ["mod.ko.BTF"]
+    assert (out / "mod.ko.BTF").read_bytes() == beside
+    r = btfids("run", "--config", "linux-6.12", "-o", str(out), str(elf), cwd=tmp_path)
+    assert r.returncode == 255 and "--output-dir" in r.stderr
+    r = btfids("run", "-o", str(out), str(elf), str(elf), cwd=tmp_path)
+    assert r.returncode == 2 and "two ELFs are named 'mod.ko'" in r.stderr

@@ -65,6 +65,10 @@ def cli() -> None:
               help="Also read ELF paths from FILE, one per line ('-': stdin).")
 @click.option("-j", "--jobs", "jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes when running several ELFs.")
+@click.option("-o", "--output-dir", "output_dir", metavar="DIR",
+              type=click.Path(file_okay=False, exists=True),
+              help="Write <ELF name>.BTF_ids, .BTF, .BTF.base into DIR, not next to the "
+                   "ELF (read-only inputs).")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Do not use the base-BTF index cache (docs/performance.md).")
 @click.option("--progress/--no-progress", "progress", default=None,
@@ -73,7 +77,8 @@ def cli() -> None:
 def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | None,
         distill_base: bool, fatal_warnings: bool, config: str | None,
         enable: tuple[str, ...], disable: tuple[str, ...], report: str | None,
-        files_from: str | None, jobs: int, no_cache: bool, progress: bool | None) -> None:
+        files_from: str | None, jobs: int, output_dir: str | None, no_cache: bool,
+        progress: bool | None) -> None:
     """Run the configured pipeline on each ELF and write <ELF>.BTF_ids, <ELF>.BTF (and
     .BTF.base). Several ELFs (batch mode: modules on one --btf_base) run in one process
     with the base loaded once, or in -j worker processes; same bytes as single runs."""
@@ -99,8 +104,13 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
             pipe = host.prepare(config, enable=enable, disable=disable)
         except BtfidsError as exc:
             _fail(exc)
+        if output_dir:
+            names = [os.path.basename(p) for p in paths]
+            dup = next((n for n in names if names.count(n) > 1), None)
+            if dup is not None:
+                raise click.UsageError(f"--output-dir: two ELFs are named {dup!r}")
         opts = host.RunOptions(paths[0], btf, btf_base, distill_base, fatal_warnings,
-                               verbose, cache=not no_cache)
+                               verbose, cache=not no_cache, output_dir=output_dir)
         sys.exit(_run_batch(host, pipe, opts, paths, jobs, progress, report))
     elf = paths[0]
     from ..report import Report
@@ -111,7 +121,7 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
     try:
         pipe = host.prepare(config, enable=enable, disable=disable)
         opts = host.RunOptions(elf, btf, btf_base, distill_base, fatal_warnings, verbose,
-                               cache=not no_cache)
+                               cache=not no_cache, output_dir=output_dir)
         code = host.run(pipe, opts, report=rep).exit_code
     except BtfidsError as exc:
         code, err = exc.exit_code, str(exc)
@@ -432,7 +442,7 @@ def inspect_ids(elf: str, verbose: int) -> None:
 
 
 @cli.command()
-@click.option("-v", "--verbose", count=True)
+@click.option("-v", "--verbose", count=True, help="More messages (-vv: more).")
 @click.argument("blob")
 @click.argument("elf")
 def patch(blob: str, elf: str, verbose: int) -> None:
@@ -459,20 +469,28 @@ def presets() -> None:
         click.echo(f"{name}{mark}: {cfg.description}")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kbuild(args: tuple[str, ...]) -> None:
-    """Detect a kernel tree's resolve_btfids use; print the make line and btfids.toml."""
+@cli.command()
+@click.option("--objtree", metavar="DIR", help="Object tree (O=), to read its .config.")
+@click.option("--tool", metavar="PATH", help="Path of resolve_btfids to put on the make line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--write", is_flag=True, help="Write btfids.toml into the tree if it has none.")
+@click.argument("srctree", required=False, metavar="[SRCTREE]")
+def kbuild(srctree: str | None, objtree: str | None, tool: str | None, as_json: bool,
+           write: bool) -> None:
+    """Detect how a kernel tree (SRCTREE, default $srctree or .) calls resolve_btfids and
+    which pahole features it asks for; print the make line and the btfids.toml to use,
+    and check the config a build would find. Exit 1 when a finding is an error."""
     from .. import kbuild as kb
 
-    sys.exit(kb.main(list(args)))
+    tree = srctree or os.environ.get("srctree", ".")  # noqa: SIM112
+    sys.exit(kb.run(tree, objtree=objtree, tool=tool, as_json=as_json, write=write))
 
 
 def main() -> None:
     """The console script. An exception no code path expected (a bug) ends in one line
     and exit 255, as in ``resolve_btfids``; ``BTFIDS_DEBUG=1`` shows its traceback."""
     try:
-        cli()
+        cli(prog_name="btfids")
     except Exception as exc:
         if os.environ.get(ENV_DEBUG):
             raise
