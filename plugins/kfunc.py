@@ -64,24 +64,24 @@ DISCOVERY_OPTION_SPECS: dict[str, OptionSpec] = {
 _IDEMPOTENT = OptionSpec(False, "skip what the input already carries (not upstream)")
 KFUNC_TAG_OPTION_SPECS: dict[str, OptionSpec] = {
     "tag": OptionSpec("bpf_kfunc", "name of the DECL_TAG added to every kfunc",
-                      check=_tag_name),
+                      nonempty=True, check=_tag_name),
     "idempotent": _IDEMPOTENT,
 }
 FASTCALL_OPTION_SPECS: dict[str, OptionSpec] = {
     "tag": OptionSpec("bpf_fastcall", "name of the DECL_TAG added to KF_FASTCALL kfuncs",
-                      check=_tag_name),
+                      nonempty=True, check=_tag_name),
     "fastcall_bit": _bit(12, "flag bit KF_FASTCALL"),
     "idempotent": _IDEMPOTENT,
 }
 IMPLICIT_OPTION_SPECS: dict[str, OptionSpec] = {
     "implicit_args_bit": _bit(16, "flag bit KF_IMPLICIT_ARGS"),
     "impl_suffix": OptionSpec("_impl", "suffix of the FUNC that keeps the full prototype",
-                              check=_tag_name),
+                              nonempty=True, check=_tag_name),
     "implicit_arg_structs": OptionSpec(
         ["bpf_prog_aux", "btf_struct_meta"],
         "a pointer to one of these structs is an implicit argument", check=_names),
     "kfunc_tag": OptionSpec("bpf_kfunc", "the decl tag NOT copied onto the _impl FUNC",
-                            check=_tag_name),
+                            nonempty=True, check=_tag_name),
     "ksym_name_len": OptionSpec(KSYM_NAME_LEN, "KSYM_NAME_LEN: an _impl name this long "
                                 "is an error", min=2, max=1 << 20),
     "idempotent": _IDEMPOTENT,
@@ -91,7 +91,7 @@ ARENA_OPTION_SPECS: dict[str, OptionSpec] = {
     "arena_arg1_bit": _bit(14, "flag bit KF_ARENA_ARG1"),
     "arena_arg2_bit": _bit(15, "flag bit KF_ARENA_ARG2"),
     "arena_attr": OptionSpec("address_space(1)", "the TYPE_TAG (kflag 1) attribute added",
-                             check=_tag_name),
+                             nonempty=True, check=_tag_name),
     "arena_param_suffixes": OptionSpec(
         ["__arena", "__arena__nullable"],
         "a parameter whose name ends in one of these is an arena pointer", check=_names),
@@ -125,11 +125,6 @@ def _mask(options: Mapping[str, Any], key: str) -> int:
 
 def _b(value: str) -> bytes:
     return value.encode()
-
-
-def _bump(ctx: Context, pass_name: str, key: str, n: int = 1) -> None:
-    table = ctx.stats.setdefault(pass_name, {})
-    table[key] = table.get(key, 0) + n
 
 
 def _set_type(btf: Btf, tid: int, new: int) -> None:
@@ -346,7 +341,7 @@ def _has_tag(ctx: Context, tag: bytes, target: int) -> bool:
 
 def _add_kfunc_tag(ctx: Context, pass_name: str, tag: bytes, kfunc: Kfunc, idem: bool) -> None:
     if idem and _has_tag(ctx, tag, kfunc.func_id):
-        _bump(ctx, pass_name, "tags_present")
+        ctx.add_stat(pass_name, "tags_present")
         return
     try:
         tid = ctx.btf.add_decl_tag(tag, kfunc.func_id, -1)
@@ -356,7 +351,7 @@ def _add_kfunc_tag(ctx: Context, pass_name: str, tag: bytes, kfunc: Kfunc, idem:
             f"{kfunc.func_id}: {-EINVAL}"
         ) from exc
     ctx.decl_tags.append(tid)
-    _bump(ctx, pass_name, "tags_added")
+    ctx.add_stat(pass_name, "tags_added")
 
 
 def run_kfunc_tag(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) -> None:
@@ -416,7 +411,7 @@ def run_implicit_args(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) ->
             raise BtfidsError(
                 f"ERROR: resolve_btfids: failed to add func {_s(impl)} to BTF"
             ) from exc
-        _bump(ctx, IMPLICIT_ARGS, "impl_funcs_added")
+        ctx.add_stat(IMPLICIT_ARGS, "impl_funcs_added")
         skip = _b(options["kfunc_tag"])
         for tag_id in ctx.decl_tags:
             tt = btf.type(tag_id)
@@ -432,12 +427,12 @@ def run_implicit_args(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) ->
                     f"ERROR: resolve_btfids: failed to add decl tag {_s(tag_name)} for "
                     f"{_s(impl)}"
                 ) from exc
-            _bump(ctx, IMPLICIT_ARGS, "tags_copied")
+            ctx.add_stat(IMPLICIT_ARGS, "tags_copied")
 
     if options["idempotent"] and keep == len(params):
         # the prototype has no implicit parameter (left by an earlier run): a copy
         # would only be folded by dedup again
-        _bump(ctx, IMPLICIT_ARGS, "protos_present")
+        ctx.add_stat(IMPLICIT_ARGS, "protos_present")
         return
     ret = btf.type(p0)[2]
     try:
@@ -454,8 +449,8 @@ def run_implicit_args(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) ->
                 f"ERROR: resolve_btfids: failed to add param {_s(name)} for {_s(kfunc.name)}"
             ) from exc
     _set_type(btf, kid, p1)
-    _bump(ctx, IMPLICIT_ARGS, "protos_added")
-    _bump(ctx, IMPLICIT_ARGS, "params_dropped", len(params) - keep)
+    ctx.add_stat(IMPLICIT_ARGS, "protos_added")
+    ctx.add_stat(IMPLICIT_ARGS, "params_dropped", len(params) - keep)
     log.debug(f"resolve_btfids: updated BTF for kfunc with implicit args {_s(kfunc.name)}")
 
 
@@ -520,12 +515,12 @@ def run_arena(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) -> None:
             ret_flag = 0
         arena = [i for i in arena if not _is_attr_ptr(btf, params[i][1], attr)]
         if not ret_flag and not arena:
-            _bump(ctx, ARENA, "protos_present")
+            ctx.add_stat(ARENA, "protos_present")
             return
     name = _s(kfunc.name)
     if ret_flag:
         ret = _arena_tag_ptr(btf, ret, kfunc, attr)
-        _bump(ctx, ARENA, "attrs_added")
+        ctx.add_stat(ARENA, "attrs_added")
     try:
         p2 = btf.add_func_proto(ret)
     except BtfError as exc:
@@ -543,10 +538,10 @@ def run_arena(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) -> None:
             ) from exc
     for i in arena:
         rec[4 + 2 * i] = _arena_tag_ptr(btf, rec[4 + 2 * i], kfunc, attr)
-        _bump(ctx, ARENA, "attrs_added")
+        ctx.add_stat(ARENA, "attrs_added")
     ctx.log.debug(f"added arena-tagged proto for kfunc {name}: {p2}")
     _set_type(btf, kid, p2)
-    _bump(ctx, ARENA, "protos_added")
+    ctx.add_stat(ARENA, "protos_added")
 
 
 # ------------------------------------------------------------------ registration

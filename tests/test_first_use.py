@@ -338,3 +338,51 @@ def test_run_output_dir(tmp_path: Path) -> None:
     assert r.returncode == 255 and "--output-dir" in r.stderr
     r = btfids("run", "-o", str(out), str(elf), str(elf), cwd=tmp_path)
     assert r.returncode == 2 and "two ELFs are named 'mod.ko'" in r.stderr
+
+
+# ------------------------------------------------------------------ item 6
+def doc_blocks(lang: str) -> list[str]:
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    section = text.split("## A complete pass, from nothing", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{lang}\n(.*?)```", section, re.S)
+
+
+@pytest.mark.corpus
+def test_the_plugin_docs_example_runs_as_a_local_file(corpus: Path, tmp_path: Path) -> None:
+    """docs/plugins.md's complete pass, saved as a file and loaded by path through
+    $BTFIDS_PLUGINS, runs where its btfids.toml puts it on a real module."""
+    (code,), (toml,) = doc_blocks("python"), doc_blocks("toml")
+    (tmp_path / "tag_static.py").write_text(code)
+    env = {"BTFIDS_PLUGINS": "./tag_static.py"}
+    r = btfids("passes", "--json", cwd=tmp_path, env=env)
+    listed = json.loads(r.stdout)
+    assert "tag-static" in listed["not_in_pipeline"], r.stderr
+    (tmp_path / "btfids.toml").write_text(toml)
+    ko = module(corpus, tmp_path, "fou")
+    base = corpus / "btf-vmlinux"
+    r = btfids("run", "-b", str(base), "--report", "r.json", ko.name, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    rep = valid(json.loads((tmp_path / "r.json").read_text()))
+    names = [p["name"] for p in rep["passes"]]
+    assert names[:3] == ["kfunc-discovery", "bpf-kfunc-tag", "tag-static"]
+    assert rep["passes"][2]["stats"] == {"tagged": 2}
+    assert tags(tmp_path / "fou.ko.BTF", base, b"static_kfunc") == 2
+    assert tags(tmp_path / "fou.ko.BTF", base) == 2
+
+
+def test_passes_lists_every_option(tmp_path: Path) -> None:
+    data = json.loads(btfids("passes", "--json", cwd=tmp_path).stdout)
+    opts = {p["name"]: p["options"] for p in data["pipeline"]}
+    assert opts["base-btf"]["hdr_len"] == {"value": 32, "default": 32,
+                                           "allowed": "one of 24, 32",
+                                           "help": opts["base-btf"]["hdr_len"]["help"]}
+    assert opts["fastcall-tag"]["fastcall_bit"]["allowed"] == "an integer 0..31"
+    assert opts["kfunc-discovery"]["flag_mismatch"]["allowed"] == 'one of "error", "warn-or"'
+    assert all(o["help"] for p in opts.values() for o in p.values())
+    text = btfids("passes", "--options", cwd=tmp_path).stdout
+    passes_md = (ROOT / "docs" / "passes.md").read_text()
+    for name, table in opts.items():
+        assert f"\n{name}:" in text and f"`{name}`" in passes_md
+        for option in table:
+            assert f"  {option} = " in text
+            assert f"`{option}`" in passes_md, (name, option)

@@ -181,9 +181,12 @@ def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
 
 @cli.command()
 @pipeline_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--options", "show_options", is_flag=True,
+              help="Also list every pass's options: value, default, allowed values, help.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON instead of a table (options always included).")
 def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
-           as_json: bool) -> None:
+           show_options: bool, as_json: bool) -> None:
     """List the effective pipeline in order: name, enabled, origin, description."""
     from .. import host
 
@@ -198,19 +201,27 @@ def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
             for s in pipe.steps]
     placed = {s.name for s in pipe.steps}
     spare = [i for n, i in sorted(reg.items()) if n not in placed]
+    values = {s.name: s.options for s in pipe.steps}
     if as_json:
+        def entry(info: Any, **extra: Any) -> dict[str, Any]:
+            return {"name": info.name, **extra, "origin": info.origin,
+                    "plugin": info.plugin, "summary": info.spec.summary,
+                    "scope": info.spec.scope, "needs": list(info.spec.needs),
+                    "options": _option_table(info.spec, values.get(info.name))}
+
         click.echo(json.dumps({
             "config": cfg.name, "found_by": cfg.found_by, "chain": cfg.chain,
-            "mode": pipe.mode,
-            "pipeline": [{"name": r[0], "enabled": r[1], "origin": r[2], "summary": r[3],
-                          "scope": r[4]} for r in rows],
+            "implicit_extends": cfg.implicit_extends, "mode": pipe.mode,
+            "pipeline": [entry(s.info, enabled=s.enabled) for s in pipe.steps],
             "not_in_pipeline": [i.name for i in spare],
+            "not_in_pipeline_passes": [entry(i) for i in spare],
         }, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    title = f"{cfg.name} (mode {pipe.mode}; found by {cfg.found_by})"
+    how = (f"; extends {cfg.implicit_extends} implicitly" if cfg.implicit_extends else "")
+    title = f"{cfg.name} (mode {pipe.mode}; found by {cfg.found_by}{how})"
     table = Table(title=title, title_justify="left")
     for col in ("#", "pass", "enabled", "from", "description"):
         table.add_column(col)
@@ -219,7 +230,29 @@ def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
         table.add_row(str(n), name, "yes" if enabled else "no", origin, desc)
     for info in spare:
         table.add_row("-", info.name, "not placed", info.origin, info.spec.summary)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if show_options:
+        click.echo("\noptions ([passes.<pass>] <option> = <value> in btfids.toml):")
+        for info in [s.info for s in pipe.steps] + spare:
+            declared = _option_table(info.spec, values.get(info.name))
+            click.echo(f"{info.name}:" + ("" if declared else " (none)"))
+            for oname, o in declared.items():
+                now = "" if o["value"] == o["default"] else f" (set: {json.dumps(o['value'])})"
+                click.echo(f"  {oname} = {json.dumps(o['default'])}{now}; allowed: "
+                           f"{o['allowed']}")
+                if o["help"]:
+                    click.echo(f"      {o['help']}")
+
+
+def _option_table(spec: Any, current: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Option name → value (effective), default, allowed (words), help."""
+    out = {}
+    for name in spec.options:
+        o = spec.option(name)
+        out[name] = {"value": (current or {}).get(name, o.default), "default": o.default,
+                     "allowed": o.allowed(), "help": o.help}
+    return out
 
 
 @cli.command()
