@@ -386,3 +386,106 @@ def test_passes_lists_every_option(tmp_path: Path) -> None:
         for option in table:
             assert f"  {option} = " in text
             assert f"`{option}`" in passes_md, (name, option)
+
+
+# ------------------------------------------------------------------ item 8
+needs_bpftool = pytest.mark.skipif(shutil.which("bpftool") is None, reason="no bpftool")
+
+
+def bpftool_dump(path: Path, base: Path | None = None) -> bytes:
+    args = ["bpftool", "btf", "dump", "file", str(path)] + (["-B", str(base)] if base else [])
+    return subprocess.run(args, capture_output=True, check=True).stdout
+
+
+def every_kind_btf() -> bytes:
+    """A BTF with every kind bpftool prints, and the variants it prints differently."""
+    from btfids.btf import Btf
+
+    b = Btf(hdr_len=24)
+    i = b.add_type_words([b.add_str("int"), K.make_info(K.INT), 4, (1 << 24) | 32])  # 1
+    b.add_type_words([b.add_str("_Bool"), K.make_info(K.INT), 1, (4 << 24) | 8])  # 2
+    b.add_type_words([b.add_str("char"), K.make_info(K.INT), 1, (2 << 24) | 8])  # 3
+    b.add_type_words([b.add_str("bits"), K.make_info(K.STRUCT, 2, 1), 4,  # 4: bitfields
+                      b.add_str("lo"), i, (3 << 24) | 0, 0, i, (5 << 24) | 3])
+    b.add_type_words([0, K.make_info(K.UNION, 1), 4, b.add_str("u"), i, 0])  # 5 anon
+    b.add_type_words([b.add_str("se"), K.make_info(K.ENUM, 2, 1), 4,  # 6 signed
+                      b.add_str("M1"), 0xFFFFFFFF, b.add_str("P1"), 1])
+    b.add_type_words([b.add_str("ue"), K.make_info(K.ENUM, 1), 4, b.add_str("U"), 0xFFFFFFFF])
+    b.add_type_words([b.add_str("e64"), K.make_info(K.ENUM64, 2, 1), 8,  # 8
+                      b.add_str("N"), 0xFFFFFFFE, 0xFFFFFFFF, b.add_str("B"), 5, 1])
+    b.add_type_words([b.add_str("fs"), K.make_info(K.FWD), 0])  # 9
+    b.add_type_words([b.add_str("fu"), K.make_info(K.FWD, 0, 1), 0])  # 10
+    b.add_ref(K.TYPEDEF, i, "myint")  # 11
+    b.add_ref(K.VOLATILE, i)  # 12
+    b.add_ref(K.CONST, 12)  # 13
+    b.add_ref(K.RESTRICT, b.add_ptr(i))  # 14, 15
+    proto = b.add_func_proto(i)  # 16
+    b.add_func_param("a", i)
+    b.add_func_param("", 0)
+    for link in (0, 1, 2):
+        b.add_func(f"f{link}", link, proto)  # 17..19
+    b.add_type_words([b.add_str("v"), K.make_info(K.VAR), i, 1])  # 20
+    b.add_type_words([b.add_str("w"), K.make_info(K.VAR), i, 0])  # 21
+    b.add_type_words([b.add_str(".data"), K.make_info(K.DATASEC, 2), 8, 20, 0, 4, 21, 4, 4])
+    b.add_type_words([b.add_str("double"), K.make_info(K.FLOAT), 8])  # 23
+    b.add_type_words([b.add_str("arr"), K.make_info(K.ARRAY), 0, i, i, 7])  # 24
+    b.add_decl_tag("tag", 17, -1)  # 25
+    b.add_decl_tag("ptag", 16, 0)  # 26
+    b.add_ref(K.TYPE_TAG, i, "ttag")  # 27
+    return b.raw_data()
+
+
+@needs_bpftool
+def test_inspect_btf_is_bpftools_dump_for_every_kind(tmp_path: Path) -> None:
+    raw = tmp_path / "all.btf"
+    raw.write_bytes(every_kind_btf())
+    r = subprocess.run([sys.executable, "-m", "btfids.cli.app", "inspect", "btf", str(raw)],
+                       capture_output=True, check=True)
+    assert r.stdout == bpftool_dump(raw)
+    assert b"bitfield_size=3" in r.stdout and b"val=-2LL" in r.stdout
+
+
+@needs_bpftool
+@pytest.mark.corpus
+def test_inspect_btf_matches_bpftool_on_the_corpus(corpus: Path, tmp_path: Path) -> None:
+    """vmlinux byte for byte, a module as split BTF, and a run's output (with the new
+    bpf_kfunc DECL_TAGs); the filters select lines of the same text."""
+    base = corpus / "btf-vmlinux"
+    ours = btfids("inspect", "btf", str(base), cwd=tmp_path).stdout.encode("latin-1")
+    assert ours == bpftool_dump(base)
+    ko = module(corpus, tmp_path, "fou")
+    r = btfids("run", "-b", str(base), ko.name, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for path in (ko, tmp_path / "fou.ko.BTF"):
+        ours = btfids("inspect", "btf", "-b", str(base), str(path), cwd=tmp_path).stdout
+        assert ours.encode("latin-1") == bpftool_dump(path, base)
+    assert "DECL_TAG 'bpf_kfunc'" in ours
+    one = btfids("inspect", "btf", "--kind", "decl_tag", "--limit", "1", "-b", str(base),
+                 str(tmp_path / "fou.ko.BTF"), cwd=tmp_path).stdout
+    assert one.count("\n") == 1 and one in ours
+    # streamed: a closed pipe ends the dump quietly
+    p = subprocess.run(f"{sys.executable} -m btfids.cli.app inspect btf {base} | head -2",
+                       shell=True, capture_output=True, text=True, cwd=tmp_path)
+    assert p.stdout.splitlines()[0].startswith("[1] INT ") and p.stderr == ""
+
+
+@pytest.mark.corpus
+def test_inspect_ids_shows_resolved_ids(corpus: Path, tmp_path: Path) -> None:
+    import struct
+
+    ko = module(corpus, tmp_path, "fou")
+    base = corpus / "btf-vmlinux"
+    assert btfids("run", "-b", str(base), ko.name, cwd=tmp_path).returncode == 0
+    out = btfids("inspect", "ids", "-b", str(base), "--btf", "fou.ko.BTF", ko.name,
+                 cwd=tmp_path).stdout
+    assert "IDs: resolved against fou.ko.BTF" in out and "0 name(s) unresolved" in out
+    blob = (tmp_path / "fou.ko.BTF_ids").read_bytes()
+    found = re.findall(r"^  (\w+)  @ (\d+)  -> id (\d+)$", out, re.M)
+    assert len(found) == 2
+    # the IDs the run wrote into .BTF_ids (a set8's entries are sorted by ID, so
+    # compare the words at the symbols' offsets as a set)
+    assert {struct.unpack_from("<I", blob, int(off))[0] for _n, off, _t in found} == {
+        int(tid) for _n, _o, tid in found}
+    out = btfids("inspect", "ids", ko.name, cwd=tmp_path).stdout
+    assert "IDs: not resolved (FAILED: load BTF from fou.ko" in out
+    assert out.count("-> unresolved") == 2

@@ -31,7 +31,7 @@ from .model import Btf
 
 #: linkage names of FUNC (vlen) and VAR (its word 3), as bpftool prints them
 FUNC_LINKAGE = ("static", "global", "extern")
-VAR_LINKAGE = ("static", "global-alloc", "extern")
+VAR_LINKAGE = ("static", "global", "extern")
 
 
 class Member(NamedTuple):
@@ -137,7 +137,7 @@ class TypeView:
     # ---------------------------------------------------------- per kind
     @property
     def linkage(self) -> str:
-        """FUNC: ``static``/``global``/``extern``; VAR: ``static``/``global-alloc``/..."""
+        """FUNC and VAR: ``static``, ``global`` or ``extern`` (as bpftool prints them)."""
         if self.kind == K.FUNC:
             return _pick(FUNC_LINKAGE, self.vlen)
         self._want(K.VAR)

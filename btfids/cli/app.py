@@ -8,7 +8,6 @@ Subcommands: ``run`` (the main pipeline), ``passes`` (effective pipeline), ``bis
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -188,6 +187,8 @@ def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
 def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
            show_options: bool, as_json: bool) -> None:
     """List the effective pipeline in order: name, enabled, origin, description."""
+    import json
+
     from .. import host
 
     try:
@@ -358,79 +359,70 @@ def inspect() -> None:
 @click.argument("file")
 def inspect_btf(file: str, btf_base: str | None, ids: tuple[int, ...], name: str | None,
                 kind: str | None, show_all: bool, limit: int) -> None:
-    """Dump the types of FILE (raw BTF or an ELF's .BTF), one per line."""
-    from .. import host
-    from ..btf import kinds as K
+    """Dump the types of FILE (raw BTF or an ELF's .BTF) as `bpftool btf dump file`
+    does: one line per type, then one indented line per member, parameter, enumerator
+    or section entry. Streams its output."""
+    from ..btf.dump import dump_lines
 
-    try:
-        _, btf = host.load_inputs(host.RunOptions(file, btf_base=btf_base), _quiet_log())
-    except BtfidsError as exc:
-        _fail(exc)
-        return
-    first = 1 if show_all else btf.start_id
-    want = [i for i in ids] if ids else range(first, btf.type_cnt)
+    btf = _load_for_inspect(file, btf_base)
     kind_no = None
     if kind:
-        names = [K.kind_name(k).upper() for k in range(K.MAX_KNOWN_KIND + 1)]
-        if kind.upper() not in names:
-            _fail(BtfidsError(f"unknown kind {kind!r} (one of {', '.join(names[1:])})"))
-        kind_no = names.index(kind.upper())
-    bname = name.encode() if name is not None else None
-    shown = 0
-    out = sys.stdout
-    for tid in want:
+        from ..btf.view import kind_number
+
+        try:
+            kind_no = kind_number(kind)
+        except ValueError as exc:
+            _fail(BtfidsError(str(exc)))
+    for tid in ids:
         if not 0 < tid < btf.type_cnt:
             _fail(BtfidsError(f"{file}: no type ID {tid} (1..{btf.type_cnt - 1})"))
-        t = btf.type(tid)
-        if kind_no is not None and (t[1] >> 24) & 0x7F != kind_no:
-            continue
-        if bname is not None and btf.str_at(t[0]) != bname:
-            continue
-        out.write(format_type(btf, tid) + "\n")
-        shown += 1
-        if limit and shown >= limit:
-            break
+    with_base = show_all or any(tid < btf.start_id for tid in ids)
+    out = getattr(sys.stdout, "buffer", None)
+    try:
+        for text in dump_lines(btf, ids=ids or None, kind=kind_no, limit=limit,
+                               name=name.encode() if name is not None else None,
+                               with_base=with_base):
+            if out is not None:
+                out.write(text.encode("latin-1"))
+            else:  # a text-only stream
+                sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: stop quietly, as bpftool does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
-def format_type(btf: Any, tid: int) -> str:
-    """One line per type, bpftool style: ``[ID] KIND 'name' key=value ...``."""
-    from ..btf import kinds as K
+def _load_for_inspect(file: str, btf_base: str | None) -> Any:
+    """The BTF of FILE; a standalone one through the base index cache (a repeated
+    inspect of vmlinux skips the full parse)."""
+    if btf_base is not None:
+        from .. import host
 
-    t = btf.type(tid)
-    kind, vlen, kflag = K.kind_of(t[1]), K.vlen_of(t[1]), K.kflag_of(t[1])
-    head = f"[{tid}] {K.kind_name(kind).upper()} '{btf.str_at(t[0]).decode('latin-1')}'"
-    if kind in (K.STRUCT, K.UNION):
-        mem = ", ".join(
-            f"{btf.str_at(t[3 + 3 * i]).decode('latin-1')}:{t[4 + 3 * i]}@{t[5 + 3 * i]}"
-            for i in range(vlen)
-        )
-        return f"{head} size={t[2]} vlen={vlen} kflag={kflag} {{{mem}}}"
-    if kind == K.FUNC_PROTO:
-        params = ", ".join(
-            f"{btf.str_at(t[3 + 2 * i]).decode('latin-1') or '_'}:{t[4 + 2 * i]}"
-            for i in range(vlen)
-        )
-        return f"{head} ret_type_id={t[2]} vlen={vlen} ({params})"
-    if kind == K.FUNC:
-        return f"{head} type_id={t[2]} linkage={vlen}"
-    if kind == K.DECL_TAG:
-        return (f"{head} type_id={t[2]} component_idx={K.to_signed32(t[3])} "
-                f"kflag={kflag}")
-    if kind in (K.INT, K.ENUM, K.DATASEC) or kind > K.TYPE_TAG:
-        return f"{head} size={t[2]} vlen={vlen} kflag={kflag} words={t[3:]}"
-    if kind == K.ARRAY:
-        return f"{head} type_id={t[3]} index_type_id={t[4]} nr_elems={t[5]}"
-    if kind in (K.FWD,):
-        return f"{head} fwd_kind={'union' if kflag else 'struct'}"
-    return f"{head} type_id={t[2]}" + (f" kflag={kflag}" if kflag else "") + (
-        f" words={t[3:]}" if len(t) > 3 else "")
+        try:
+            return host.load_inputs(host.RunOptions(file, btf_base=btf_base), _quiet_log())[1]
+        except BtfidsError as exc:
+            _fail(exc)
+    from ..btfio import BtfLoadError, load_base_btf
+
+    try:
+        return load_base_btf(file)
+    except (BtfLoadError, OSError, ValueError) as exc:
+        reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else exc
+        _fail(BtfidsError(f"FAILED: load BTF from {file}: {reason}"))
 
 
 @inspect.command("ids")
 @click.option("-v", "--verbose", count=True, help="Show the collection messages too.")
+@click.option("-b", "--btf-base", "--btf_base", "btf_base", metavar="FILE",
+              help="Base BTF (vmlinux) for a module's split BTF.")
+@click.option("--btf", "btf", metavar="FILE",
+              help="Resolve against this BTF (e.g. the run's <ELF>.BTF: output IDs) "
+                   "instead of the ELF's own .BTF (input IDs).")
 @click.argument("elf")
-def inspect_ids(elf: str, verbose: int) -> None:
-    """Dump the __BTF_ID__ symbols collected from ELF (tables, addresses, sets)."""
+def inspect_ids(elf: str, verbose: int, btf_base: str | None, btf: str | None) -> None:
+    """Dump the __BTF_ID__ symbols collected from ELF (tables, addresses, sets), each
+    name with the BTF ID it resolves to (as resolve_btfids would) or 'unresolved'."""
     from .. import host
     from ..context import Log
 
@@ -445,6 +437,7 @@ def inspect_ids(elf: str, verbose: int) -> None:
     sec = syms.section
     click.echo(f".BTF_ids: section {sec.index}, addr {sec.addr:#x}, size {sec.size}, "
                f"{'little' if sec.order == '<' else 'big'}-endian")
+    click.echo(_resolve_for_inspect(syms, elf, btf, btf_base))
     for label, table in (("struct", syms.structs), ("union", syms.unions),
                          ("typedef", syms.typedefs), ("func", syms.funcs)):
         if not table:
@@ -453,7 +446,8 @@ def inspect_ids(elf: str, verbose: int) -> None:
         for key in sorted(table):
             node = table[key]
             offs = ", ".join(str(a - sec.addr) for a in node.addrs)
-            click.echo(f"  {key.decode('latin-1')}  @ {offs}")
+            ident = f"id {node.id}" if node.id else "unresolved"
+            click.echo(f"  {key.decode('latin-1')}  @ {offs}  -> {ident}")
     if syms.sets:
         click.echo(f"sets ({len(syms.sets)}):")
         for key in sorted(syms.sets):
@@ -472,6 +466,25 @@ def inspect_ids(elf: str, verbose: int) -> None:
                 if members:
                     line += ": " + " ".join(members)
             click.echo(line)
+
+
+def _resolve_for_inspect(syms: Any, elf: str, btf: str | None, btf_base: str | None) -> str:
+    """Resolve ``syms`` against the BTF (as the run would, before patching): the header
+    line saying against what, or why nothing resolved."""
+    from .. import host
+    from ..symbols import resolve_ids
+
+    source = btf or f"{elf} .BTF"
+    try:
+        target = host.load_inputs(host.RunOptions(elf, btf=btf, btf_base=btf_base),
+                                  _quiet_log())[1]
+    except BtfidsError as exc:
+        return f"IDs: not resolved ({exc})"
+    resolve_ids(syms, target, _quiet_log(), count_warnings=False)
+    unresolved = sum(1 for table in (syms.structs, syms.unions, syms.typedefs, syms.funcs)
+                     for node in table.values() if not node.id)
+    return (f"IDs: resolved against {source}" + (f" on base {btf_base}" if btf_base else "")
+            + f"; {unresolved} name(s) unresolved")
 
 
 @cli.command()
