@@ -23,6 +23,7 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
+    from .hookspecs import OptionSpec
     from .plugins import PassInfo
 
 ENV_CONFIG = "BTFIDS_CONFIG"
@@ -30,6 +31,8 @@ CONFIG_NAME = "btfids.toml"
 DEFAULT_PRESET = "bpf-next"
 #: ``newest``: side files (bpf-next); ``in-place-6.12``: the Linux 6.12 in-place rewrite.
 MODES = ("newest", "in-place-6.12")
+#: what a file with neither ``extends`` nor ``pipeline`` extends, by its ``mode``
+PRESET_FOR_MODE = {"newest": DEFAULT_PRESET, "in-place-6.12": "linux-6.12"}
 TOP_KEYS: dict[str, type] = {
     "description": str,
     "extends": str,
@@ -75,6 +78,8 @@ class Config:
     compat: dict[str, Any] = field(default_factory=dict)
     #: top-level key → file that set it
     src: dict[str, str] = field(default_factory=dict)
+    #: the preset this file extends without saying so (no ``extends``, no ``pipeline``)
+    implicit_extends: str | None = None
 
     def source_of(self, key: str) -> str:
         return self.src.get(key, self.chain[-1])
@@ -168,6 +173,8 @@ def load(
             problem = "not a regular file"
         else:
             problem = "no such file" if looks_like_path else "no such file or preset"
+        if found_by.startswith("$"):  # the user may not know the variable is set
+            raise ConfigError(f"{found_by}={spec}", "", problem, f"{fix}, or unset {found_by[1:]}")
         raise ConfigError(spec, "", problem, fix)
     return _load_chain(path, str(spec), found_by, [])
 
@@ -244,6 +251,12 @@ def _load_chain(path: str, label: str, found_by: str, seen: list[str]) -> Config
     data = _read_toml(path, label)
     _check_structure(data, label)
     parent: Config | None = None
+    implicit = None
+    if "extends" not in data and "pipeline" not in data and not label.startswith("preset "):
+        # Neither a parent nor a pipeline of its own: the file changes the preset of
+        # its mode (docs/config.md); an empty pipeline must be written `pipeline = []`.
+        implicit = PRESET_FOR_MODE[data.get("mode", "newest")]
+        data = {**data, "extends": implicit}
     if "extends" in data:
         target = data["extends"]
         ppath = preset_path(target)
@@ -260,6 +273,7 @@ def _load_chain(path: str, label: str, found_by: str, seen: list[str]) -> Config
                 )
             parent = _load_chain(tpath, tpath, found_by, [*seen, real])
     cfg = parent or Config(name=label, found_by=found_by, chain=[])
+    cfg.implicit_extends = implicit
     cfg.name = label
     cfg.found_by = found_by
     cfg.chain = [*cfg.chain, label]
@@ -383,12 +397,18 @@ def _known(registry: Mapping[str, PassInfo]) -> str:
     return ", ".join(sorted(registry)) or "(none)"
 
 
-def check_option(label: str, key: str, default: Any, value: Any) -> None:
-    """Raise unless ``value`` has the type of ``default`` (lists: element type too)."""
+def check_option(label: str, key: str, decl: OptionSpec | Any, value: Any) -> None:
+    """Raise unless ``value`` suits the option: the type of its default (lists: the item
+    type too), then the allowed values the pass declared (:class:`OptionSpec`)."""
+    from .hookspecs import OptionSpec
+
+    if not isinstance(decl, OptionSpec):
+        decl = OptionSpec(decl)
+    default = decl.default
     t = type(default)
     if not _is(value, t):
         raise ConfigError(
-            label, key, f"must be {_type_name(t)} like the default {default!r}, "
+            label, key, f"must be {decl.allowed()} like the default {default!r}, "
             f"not {_type_name(type(value))} {value!r}",
         )
     if isinstance(default, list) and default:
@@ -396,6 +416,11 @@ def check_option(label: str, key: str, default: Any, value: Any) -> None:
         for i, item in enumerate(value):
             if not _is(item, et):
                 raise ConfigError(label, f"{key}[{i}]", f"must be {_type_name(et)}")
+    problem = decl.problem(value)
+    if problem is not None:
+        raise ConfigError(label, key, f"{problem}: allowed is {decl.allowed()}",
+                          f"set an allowed value or remove {key.rpartition('.')[2]} "
+                          f"(default {default!r})")
 
 
 def build_pipeline(
@@ -409,6 +434,8 @@ def build_pipeline(
     return the effective pipeline. Raises :class:`ConfigError` on any problem."""
     psrc = cfg.source_of("pipeline")
     order: list[str] = []
+    #: pass → (source, key) of the user's input that disabled or moved it
+    blame: dict[str, tuple[str, str]] = {}
     for i, name in enumerate(cfg.pipeline):
         if name not in registry:
             raise ConfigError(
@@ -435,7 +462,7 @@ def build_pipeline(
                     label, f"passes.{pname}.{opt}", "unknown option",
                     f"remove it; options of {pname}: {known}; keys: enabled, after, before",
                 )
-            check_option(label, f"passes.{pname}.{opt}", spec.options[opt], value)
+            check_option(label, f"passes.{pname}.{opt}", spec.option(opt), value)
         anchor = ps.after or ps.before
         if anchor is not None:
             key = f"passes.{pname}.{'after' if ps.after else 'before'}"
@@ -448,15 +475,18 @@ def build_pipeline(
             if pname in order:
                 order.remove(pname)
             order.insert(order.index(anchor) + (1 if ps.after else 0), pname)
+            blame[pname] = (label, key)
         elif pname not in order:
             raise ConfigError(
                 base_src, f"passes.{pname}", f"pass {pname!r} is not in the pipeline",
-                f"add it to 'pipeline' or set passes.{pname}.after = \"<pass>\"",
+                _placement_fix(cfg, pname, order),
             )
     enabled = {n: (cfg.passes[n].enabled if n in cfg.passes else None) for n in order}
     for n, flag in enabled.items():
         if flag is None:
             enabled[n] = True
+        elif not flag:
+            blame[n] = (cfg.passes[n].src.get("enabled", cfg.chain[-1]), f"passes.{n}.enabled")
     both = set(enable) & set(disable)
     if both:
         raise ConfigError(
@@ -477,10 +507,12 @@ def build_pipeline(
                     f"place it with passes.{n}.after in a config file",
                 )
             enabled[n] = value
+            if not value:
+                blame[n] = ("command line", f"{opt} {n}")
     steps = []
     for n in order:
         info = registry[n]
-        opts = dict(info.spec.options)
+        opts = info.spec.defaults()
         if n in cfg.passes:
             opts.update(cfg.passes[n].options)
         steps.append(Step(info, bool(enabled[n]), opts))
@@ -491,31 +523,81 @@ def build_pipeline(
             f"mode 'in-place-6.12' runs no passes, but {pipe.enabled()[0].name!r} is enabled",
             "disable the passes or use mode = \"newest\"",
         )
-    check_needs(pipe, registry)
+    check_needs(pipe, registry, blame)
     return pipe
 
 
-def check_needs(pipe: Pipeline, registry: Mapping[str, PassInfo]) -> None:
-    """Every enabled pass's ``needs`` must be enabled and earlier in the order."""
+def _placement_fix(cfg: Config, pname: str, order: list[str]) -> str:
+    """How to give ``pname`` a place: the hint names the file that set the pipeline."""
+    after = f'set passes.{pname}.after = "<pass>"'
+    if not order:
+        src = cfg.source_of("pipeline")
+        if src.startswith("preset "):
+            return f"{src} runs no passes; extend {DEFAULT_PRESET!r} instead"
+        return (f"the pipeline is empty ('pipeline = []' in {src}): remove that line to "
+                f"start from preset {DEFAULT_PRESET}'s, or list the passes there")
+    return f"add {pname!r} to 'pipeline' (in {cfg.source_of('pipeline')}) or {after}"
+
+
+def check_needs(
+    pipe: Pipeline,
+    registry: Mapping[str, PassInfo],
+    blame: Mapping[str, tuple[str, str]] | None = None,
+) -> None:
+    """Every enabled pass's ``needs`` must be enabled and earlier in the order.
+
+    The error names the user's input that broke the rule (``blame``: pass → (file or
+    "command line", key or flag) that disabled or moved it; else the file that set the
+    pipeline) and lists every pass that needs the same pass at once."""
+    blame = blame or {}
     pos = {s.name: i for i, s in enumerate(pipe.steps) if s.enabled}
-    label = pipe.config.source_of("pipeline")
+    placed = {s.name for s in pipe.steps}
+    psrc = pipe.config.source_of("pipeline")
+    # (need, problem) → dependants, in pipeline order
+    broken: dict[tuple[str, str], list[str]] = {}
     for i, step in enumerate(pipe.steps):
         if not step.enabled:
             continue
         for need in step.info.spec.needs:
-            where = f"pass {step.name!r} (plugin {step.info.plugin})"
             if need not in registry:
-                raise ConfigError(
-                    label, "pipeline", f"{where} needs {need!r}, which no plugin provides",
-                    f"install the plugin providing {need!r} or disable {step.name!r}",
-                )
-            if need not in pos:
-                raise ConfigError(
-                    label, "pipeline", f"{where} needs {need!r}, which is disabled or absent",
-                    f"enable {need!r} or disable {step.name!r}",
-                )
-            if pos[need] > i:
-                raise ConfigError(
-                    label, "pipeline", f"{where} needs {need!r}, which runs after it",
-                    f"order {need!r} before {step.name!r}",
-                )
+                problem = "absent"
+            elif need not in pos:
+                problem = "disabled" if need in placed else "not placed"
+            elif pos[need] > i:
+                problem = "later"
+            else:
+                continue
+            broken.setdefault((need, problem), []).append(step.name)
+    if not broken:
+        return
+    (need, problem), deps = next(iter(broken.items()))
+    plugins = {d: registry[d].plugin for d in deps}
+    who = ", ".join(f"{d!r} (plugin {plugins[d]})" for d in deps)
+    who = ("pass " if len(deps) == 1 else "passes ") + who
+    verb = "needs" if len(deps) == 1 else "need"
+    names = ", ".join(repr(d) for d in deps)
+    source, key = blame.get(need, (psrc, "pipeline"))
+    if problem == "absent":
+        raise ConfigError(
+            psrc, "pipeline", f"{who} {verb} {need!r}, which no plugin provides",
+            f"install the plugin providing {need!r} or disable {names}",
+        )
+    if problem == "disabled":
+        if source == "command line":
+            also = " ".join(f"--disable {d}" for d in deps)
+            fix = f"also give {also}, or drop {key}"
+        else:
+            tables = ", ".join(f"[passes.{d}]" for d in deps)
+            fix = f"enable {need!r}, or also set enabled = false in {tables}"
+        raise ConfigError(source, key, f"{who} {verb} {need!r}, which is disabled", fix)
+    if problem == "not placed":
+        raise ConfigError(
+            source, key, f"{who} {verb} {need!r}, which is disabled or absent "
+            "(not in the pipeline)",
+            f"enable {need!r} (add it to 'pipeline' before {deps[0]!r}) or disable {names}",
+        )
+    moved = next((blame[n] for n in (*deps, need) if n in blame and "." in blame[n][1]
+                  and blame[n][1].rsplit(".", 1)[1] in ("after", "before")), None)
+    source, key = moved or (psrc, "pipeline")
+    raise ConfigError(source, key, f"{who} {verb} {need!r}, which runs after it",
+                      f"order {need!r} before {names}")

@@ -55,4 +55,10 @@ class Context:
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def stat(self, pass_name: str, key: str, value: Any) -> None:
+        """Set figure ``key`` of ``pass_name`` in the report (the last value wins)."""
         self.stats.setdefault(pass_name, {})[key] = value
+
+    def add_stat(self, pass_name: str, key: str, n: int | float = 1) -> None:
+        """Add ``n`` to figure ``key`` of ``pass_name`` (a counter; starts at 0)."""
+        table = self.stats.setdefault(pass_name, {})
+        table[key] = table.get(key, 0) + n

@@ -49,8 +49,10 @@ class PassSpec:
     (this is the upstream append order and therefore decides output bytes).
 
     ``needs``: passes that must be enabled and ordered earlier.
-    ``options``: option name → default value; the config may override them
-    (``[passes.<name>]`` table), and their types are checked against the defaults.
+    ``options``: option name → default value, or an :class:`OptionSpec` (default plus
+    help text and allowed values). The config may override them (``[passes.<name>]``
+    table); every value is checked (type of the default, allowed values) when the
+    config is loaded, before any file is read. ``run`` receives plain values.
     """
 
     name: str
@@ -59,6 +61,81 @@ class PassSpec:
     scope: Literal["btf", "kfunc"] = "btf"
     needs: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str) -> OptionSpec:
+        """The declaration of option ``name`` (a bare default becomes an OptionSpec)."""
+        value = self.options[name]
+        return value if isinstance(value, OptionSpec) else OptionSpec(value)
+
+    def defaults(self) -> dict[str, Any]:
+        """Option name → default value (what ``run`` gets without a config)."""
+        return {name: self.option(name).default for name in self.options}
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One pass option: its default, a line of help and what values are allowed.
+
+    The value must have the default's type (a list's items the type of the default's
+    items; a float option takes integers too). On top of that: ``choices`` (the value
+    must be one of them), ``min``/``max`` (numbers, inclusive), ``nonempty`` (strings and
+    lists), and ``check`` (a function returning a problem text, or None when fine).
+    """
+
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    nonempty: bool = False
+    check: Callable[[Any], str | None] | None = None
+
+    def allowed(self) -> str:
+        """What is allowed, in words (for messages and ``btfids passes --options``)."""
+        kind = _TYPE_WORDS.get(type(self.default), type(self.default).__name__)
+        if isinstance(self.default, list) and self.default:
+            item = _TYPE_WORDS.get(type(self.default[0]), "value")
+            kind = f"an array of {item.split(' ', 1)[1]}s"
+        if self.choices is not None:
+            return "one of " + ", ".join(_show(c) for c in self.choices)
+        if self.min is not None and self.max is not None:
+            return f"{kind} {_show(self.min)}..{_show(self.max)}"
+        if self.min is not None:
+            return f"{kind} >= {_show(self.min)}"
+        if self.max is not None:
+            return f"{kind} <= {_show(self.max)}"
+        if self.nonempty:
+            return f"a non-empty {kind.split(' ', 1)[1]}"
+        return kind
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed (the type is checked by the config loader)."""
+        if self.choices is not None and value not in self.choices:
+            return f"{_show(value)} is not allowed"
+        if self.min is not None and value < self.min:
+            return f"{_show(value)} is too small"
+        if self.max is not None and value > self.max:
+            return f"{_show(value)} is too large"
+        if self.nonempty and not value:
+            return f"{_show(value)} is empty"
+        if self.check is not None:
+            return self.check(value)
+        return None
+
+
+_TYPE_WORDS = {str: "a string", list: "an array", bool: "a boolean", int: "an integer",
+               float: "a number", dict: "a table"}
+
+
+def _show(value: Any) -> str:
+    """A value as TOML spells it (small integers decimal, masks in hex)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, int) and value > 0xFFFF:
+        return hex(value)
+    return repr(value)
 
 
 @hookspec

@@ -63,6 +63,14 @@ class RunOptions:
     #: keep the loaded base for later runs of this process (batch mode; the base is
     #: never modified, and a changed file is noticed by its stat)
     share_base: bool = False
+    #: write the side files here (``DIR/<ELF name>.BTF`` ...) instead of next to the ELF
+    output_dir: str | None = None
+
+    def output_prefix(self) -> str:
+        """The side files' common name: ``<ELF>`` or ``<output_dir>/<ELF name>``."""
+        if self.output_dir is None:
+            return self.elf
+        return os.path.join(self.output_dir, os.path.basename(self.elf))
 
     def as_context_options(self) -> dict[str, Any]:
         return {
@@ -140,6 +148,9 @@ def _run(
         )
         report.set_pipeline(pipe)
     if pipe.mode == "in-place-6.12":
+        if opts.output_dir is not None:
+            raise BtfidsError("--output-dir: mode 'in-place-6.12' patches the ELF itself "
+                              "and writes no side files")
         return _run_legacy(opts, log, report)
     if pm is None:
         from . import plugins
@@ -221,6 +232,7 @@ class _Runner:
         t0 = self.phase("passes", t0)
 
         files: list[tuple[str, bytes]] = []
+        out = opts.output_prefix()
         if ctx.ids is not None:
             try:
                 symbols.resolve_ids(ctx.ids, ctx.btf, log, own_names=ctx.type_names)
@@ -230,15 +242,15 @@ class _Runner:
             if blob:
                 if ctx.ids.section.order != HOST_ORDER:
                     log.debug("bswap_32 .BTF_ids data from host to target endianness")
-                files.append((opts.elf + SUFFIX_IDS, blob))
+                files.append((out + SUFFIX_IDS, blob))
             else:
                 # upstream still builds (and length-checks) the name first
-                check_output_paths([opts.elf + SUFFIX_IDS])
+                check_output_paths([out + SUFFIX_IDS])
                 log.debug(f"{opts.elf} has no BTF_ids data to dump")
         t0 = self.phase("resolve", t0)
-        files.append((opts.elf + SUFFIX_BTF, _raw(ctx.btf)))
+        files.append((out + SUFFIX_BTF, _raw(ctx.btf)))
         if ctx.base is not None and opts.distill_base and ctx.distilled_base is not None:
-            files.append((opts.elf + SUFFIX_BASE, _raw(ctx.distilled_base)))
+            files.append((out + SUFFIX_BASE, _raw(ctx.distilled_base)))
         written = write_outputs(files, log)
         t0 = self.phase("write", t0)
         if self.report is not None:
@@ -302,9 +314,14 @@ class _Runner:
         if changes is not None:
             for acc, part in zip(accs, changes.group_ended(ctx.btf), strict=True):
                 acc.changes = part
+        names = [s.name for s in group]
+        at = accs[0].first if accs else 0
         for n, step in enumerate(group):
             self.hook("btfids_after_pass", ctx=ctx, spec=step.info.spec, seconds=secs[n])
-            self.record(step, secs[n], accs[n])
+            # interleaved per kfunc: report the sequential equivalent (report.py)
+            accs[n].first, accs[n].last = at, at + accs[n].added
+            at = accs[n].last
+            self.record(step, secs[n], accs[n], names)
 
     def call(self, step: Step, ctx: Context, kfunc: Any, acc: _Acc) -> None:
         spec = step.info.spec
@@ -322,7 +339,7 @@ class _Runner:
             raise PluginError(step.info.plugin, f"pass {spec.name!r}", exc) from exc
         acc.note(ctx, before_btf, before_cnt)
 
-    def record(self, step: Step, secs: float, acc: _Acc) -> None:
+    def record(self, step: Step, secs: float, acc: _Acc, group: list[str] | None = None) -> None:
         if self.report is None:
             return
         self.report.add_pass(
@@ -330,6 +347,7 @@ class _Runner:
                 "name": step.name,
                 "plugin": step.info.plugin,
                 "scope": step.info.spec.scope,
+                "group": group,
                 "seconds": secs,
                 "types_before": acc.first,
                 "types_after": acc.last,
@@ -378,31 +396,53 @@ class BatchItem:
     elf: str
     exit_code: int
     error: str | None = None
+    #: the ELF has a ``.BTF_ids`` section (with symbols)
+    has_ids: bool = False
+    kfuncs: int = 0
+    warnings: int = 0
+    #: the ``--report`` entry of this ELF (when asked for)
+    report: dict[str, Any] | None = None
 
 
-def _batch_one(pipe: Pipeline, opts: RunOptions, elf: str) -> BatchItem:
+def _batch_one(pipe: Pipeline, opts: RunOptions, elf: str, report: bool = False) -> BatchItem:
     from ._dc import replace
 
+    # every line of this ELF names it, as its error line does
+    log = Log(opts.verbose, prefix=f"btfids: {elf}: ")
+    rep = None
+    if report:
+        from .report import Report
+
+        rep = Report()
+    item = BatchItem(elf, 0)
     try:
-        res = run(pipe, replace(opts, elf=elf, share_base=True))
-        return BatchItem(elf, res.exit_code)
+        res = run(pipe, replace(opts, elf=elf, share_base=True), log=log, report=rep)
+        item.exit_code = res.exit_code
+        if res.ctx is not None:
+            item.has_ids = res.ctx.ids is not None
+            item.kfuncs = len(res.ctx.kfuncs)
     except BtfidsError as exc:
-        code, msg = exc.exit_code, str(exc)
+        item.exit_code, item.error = exc.exit_code, str(exc)
     except Exception as exc:  # a bug: one line for this ELF, and the batch goes on
         if os.environ.get(ENV_DEBUG):
             raise
-        code, msg = EXIT_FAILURE, internal_error(exc)
-    sys.stderr.write(f"btfids: {elf}: {msg}\n")
-    sys.stderr.flush()
-    return BatchItem(elf, code, msg)
+        item.exit_code, item.error = EXIT_FAILURE, internal_error(exc)
+    item.warnings = log.warnings
+    if item.error is not None:
+        sys.stderr.write(f"btfids: {elf}: {item.error}\n")
+        sys.stderr.flush()
+    if rep is not None:
+        rep.finish(item.exit_code, item.error)
+        item.report = rep.data
+    return item
 
 
-_WORKER: tuple[Pipeline, RunOptions] | None = None
+_WORKER: tuple[Pipeline, RunOptions, bool] | None = None
 
 
 def _worker_run(elf: str) -> BatchItem:
     assert _WORKER is not None
-    return _batch_one(_WORKER[0], _WORKER[1], elf)
+    return _batch_one(_WORKER[0], _WORKER[1], elf, _WORKER[2])
 
 
 def run_batch(
@@ -412,12 +452,15 @@ def run_batch(
     *,
     jobs: int = 1,
     done: Any = None,
+    report: bool = False,
 ) -> list[BatchItem]:
     """Run every ELF of ``elfs`` as :func:`run` would, one after the other in this
     process (``jobs`` > 1: that many forked workers), with the base BTF loaded once.
     Output bytes are those of single runs. A failing ELF is reported on stderr
     (``btfids: <elf>: <message>``) and does not stop the batch. ``done(item)`` is
-    called after each ELF, in input order. Returns the items in input order."""
+    called after each ELF, in input order. Every message line of an ELF starts with
+    ``btfids: <elf>: ``. ``report``: each item carries its ``--report`` entry. Returns
+    the items in input order."""
     global _WORKER
     items: list[BatchItem] = []
     if opts.btf_base:
@@ -427,14 +470,14 @@ def run_batch(
             pass
     if jobs <= 1 or len(elfs) <= 1:
         for elf in elfs:
-            item = _batch_one(pipe, opts, elf)
+            item = _batch_one(pipe, opts, elf, report)
             items.append(item)
             if done is not None:
                 done(item)
         return items
     import multiprocessing
 
-    _WORKER = (pipe, opts)
+    _WORKER = (pipe, opts, report)
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(jobs) as pool:
@@ -562,10 +605,13 @@ def bisect(
 
     Trial *k* runs the pipeline with only its first *k* enabled passes (any prefix keeps
     the ``needs`` rule: a need is always earlier) into a scratch directory, then runs
-    ``check``; exit status 0 is good. ``{elf}``, ``{btf}``, ``{btf_ids}``, ``{btf_base}``
-    and ``{dir}`` in ``check`` are replaced by the trial's paths, which are also in the
-    environment as ``BTFIDS_ELF``, ``BTFIDS_BTF``, ``BTFIDS_BTF_IDS``, ``BTFIDS_BTF_BASE``,
-    ``BTFIDS_DIR``. A failing run counts as bad. Binary search: 2 + ceil(log2 n) trials,
+    ``check`` in the caller's working directory; exit status 0 is good. ``{elf}``,
+    ``{btf}``, ``{btf_ids}``, ``{distilled_base}`` (the trial's outputs), ``{btf_base}``
+    (the ``-b`` base, absolute; empty without one) and ``{dir}`` (the scratch
+    directory) in ``check`` are replaced, and also in the environment as
+    ``BTFIDS_ELF``, ``BTFIDS_BTF``, ``BTFIDS_BTF_IDS``, ``BTFIDS_DISTILLED_BASE``,
+    ``BTFIDS_BTF_BASE``, ``BTFIDS_DIR``. A failing run counts as bad; a CHECK that
+    cannot be started is an error. Binary search: 2 + ceil(log2 n) trials,
     plus one confirmation run with the culprit (and its dependants) disabled, and with
     ``explain`` one more run up to the culprit that records what it changed.
     """
@@ -611,12 +657,18 @@ def bisect(
             if ran:
                 paths = {
                     "elf": elf, "btf": elf + SUFFIX_BTF, "btf_ids": elf + SUFFIX_IDS,
-                    "btf_base": elf + SUFFIX_BASE, "dir": tmp,
+                    "btf_base": topts.btf_base or "", "distilled_base": elf + SUFFIX_BASE,
+                    "dir": tmp,
                 }
                 argv = [a.format(**paths) if "{" in a else a for a in check]
                 env = dict(os.environ)
                 env.update({f"BTFIDS_{k.upper()}": v for k, v in paths.items()})
-                proc = subprocess.run(argv, env=env, cwd=tmp, check=False)
+                try:  # in the caller's directory: relative paths in CHECK work
+                    proc = subprocess.run(argv, env=env, check=False)
+                except OSError as exc:
+                    raise BtfidsError(
+                        f"bisect: cannot run CHECK {argv[0]!r}: {exc.strerror or exc}"
+                    ) from exc
                 ran = proc.returncode == 0
                 detail = f"check exit {proc.returncode}"
         say(f"bisect: {label}: {'good' if ran else 'bad'} ({detail})")

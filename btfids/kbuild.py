@@ -288,7 +288,8 @@ def format_text(adv: Advice) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``btfids kbuild [SRCTREE] [--objtree DIR] [--tool PATH] [--json] [--write]``."""
+    """``python -m btfids.kbuild [SRCTREE] [--objtree DIR] [--tool PATH] [--json]
+    [--write]`` (``btfids kbuild`` has the same options, in the front end's style)."""
     ap = argparse.ArgumentParser(prog="btfids kbuild", description=__doc__.split("\n\n")[0])
     ap.add_argument("srctree", nargs="?", default=os.environ.get("srctree", "."))  # noqa: SIM112
     ap.add_argument("--objtree", help="object tree (O=), to read its .config")
@@ -297,20 +298,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true",
                     help="write btfids.toml into the tree if it has none")
     args = ap.parse_args(argv)
+    return run(args.srctree, objtree=args.objtree, tool=args.tool, as_json=args.json,
+               write=args.write)
+
+
+def run(srctree: str, *, objtree: str | None = None, tool: str | None = None,
+        as_json: bool = False, write: bool = False) -> int:
+    """Advise on ``srctree`` and print it; the exit status (0 ok, 1 findings with an
+    error, the error's status when the tree cannot be read)."""
     try:
-        adv = advise(args.srctree, objtree=args.objtree, tool=args.tool)
+        adv = advise(srctree, objtree=objtree, tool=tool)
     except BtfidsError as exc:
         print(f"btfids: {exc}", file=sys.stderr)
         return exc.exit_code
-    if args.write:
-        dest = Path(args.srctree) / "btfids.toml"
+    if write:
+        dest = Path(srctree) / "btfids.toml"
         if dest.exists():
             adv.findings.append(Finding("note", f"{dest} exists; not overwritten"))
         else:
             dest.write_text(adv.toml)
-            adv = advise(args.srctree, objtree=args.objtree, tool=args.tool)
+            adv = advise(srctree, objtree=objtree, tool=tool)
             adv.findings.append(Finding("note", f"wrote {dest}"))
-    if args.json:
+    if as_json:
         print(json.dumps({**asdict(adv), "ok": adv.ok}, indent=2))
     else:
         sys.stdout.write(format_text(adv))

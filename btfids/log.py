@@ -20,24 +20,26 @@ class Log:
     ``warn`` counts warnings (the ``--fatal_warnings`` rule uses the count).
     """
 
-    def __init__(self, verbose: int = 0, stream: TextIO | None = None) -> None:
+    def __init__(self, verbose: int = 0, stream: TextIO | None = None, prefix: str = "") -> None:
         self.verbose = verbose
         self.stream = stream if stream is not None else sys.stderr
+        #: put before every line (batch mode: ``btfids: <ELF>: ``); not in warning_lines
+        self.prefix = prefix
         self.warnings = 0
         self.warning_lines: list[str] = []
 
     def info(self, msg: str) -> None:
-        self.stream.write(msg + "\n")
+        self.stream.write(self.prefix + msg + "\n")
 
     def warn(self, msg: str) -> None:
         self.warnings += 1
         self.warning_lines.append(msg)
-        self.stream.write(msg + "\n")
+        self.stream.write(self.prefix + msg + "\n")
 
     def debug(self, msg: str) -> None:
         if self.verbose >= 1:
-            self.stream.write(msg + "\n")
+            self.stream.write(self.prefix + msg + "\n")
 
     def debug2(self, msg: str) -> None:
         if self.verbose >= 2:
-            self.stream.write(msg + "\n")
+            self.stream.write(self.prefix + msg + "\n")

@@ -1,8 +1,9 @@
 """The one pluggy ``PluginManager``: entry points, pass registry and hook tracing.
 
 Plugins come from the entry-point group ``btfids`` (the built-in passes too), from
-``$BTFIDS_PLUGINS`` (comma-separated importable module names, for trying a pass without
-installing it) and from :func:`make_manager`'s ``extra`` argument (tests, embedding).
+``$BTFIDS_PLUGINS`` (comma-separated importable module names or ``.py`` file paths, for
+trying a pass without installing it) and from :func:`make_manager`'s ``extra`` argument
+(tests, embedding).
 ``BTFIDS_TRACE=1`` prints every hook call, its implementations and results to stderr.
 """
 
@@ -57,7 +58,11 @@ def make_manager(
         names = (m.strip() for m in os.environ.get(ENV_PLUGINS, "").split(","))
         for mod_name in filter(None, names):
             try:
-                module = importlib.import_module(mod_name)
+                if mod_name.endswith(".py") or "/" in mod_name:
+                    module = _import_file(mod_name)
+                    mod_name = module.__name__
+                else:
+                    module = importlib.import_module(mod_name)
             except Exception as exc:
                 raise BtfidsError(
                     f"FAILED: cannot import plugin {mod_name!r} named in ${ENV_PLUGINS}: {exc}"
@@ -71,6 +76,23 @@ def make_manager(
     if os.environ.get(ENV_TRACE, "") not in ("", "0"):
         enable_tracing(pm)
     return pm
+
+
+def _import_file(path: str) -> Any:
+    """A plugin given as a file (``./my_pass.py``): imported under its file name,
+    without putting its directory on ``sys.path``."""
+    import importlib.util
+
+    if not os.path.isfile(path):
+        raise ImportError(f"no such file: {path}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"not a Python file: {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 _ORIGINS: dict[int, str] = {}

@@ -14,7 +14,7 @@ from typing import Any
 from btfids.btf import BtfError
 from btfids.context import Context
 from btfids.errors import BtfidsError
-from btfids.hookspecs import PassSpec, hookimpl
+from btfids.hookspecs import OptionSpec, PassSpec, hookimpl
 
 
 def _strerror(exc: BaseException) -> str:
@@ -72,8 +72,9 @@ def btfids_register_passes() -> list[PassSpec]:
             "base-btf",
             "distill a minimal base (needs --btf_base and --distill_base)",
             run_base_btf,
-            # header size of the new objects: 32 = libbpf 1.8 (reference), 24 = libbpf <= 1.7
-            options={"hdr_len": 32},
+            options={"hdr_len": OptionSpec(
+                32, "BTF header size of the distilled base and split BTF: 32 (libbpf "
+                "1.8, the reference) or 24 (libbpf <= 1.7)", choices=(24, 32))},
         ),
         PassSpec("sort", "sort types by name (btf__permute)", run_sort),
     ]

@@ -24,7 +24,7 @@ from btfids.btf import Btf, BtfError
 from btfids.btf import kinds as K
 from btfids.context import Context, Kfunc
 from btfids.errors import BtfidsError
-from btfids.hookspecs import PassSpec, hookimpl
+from btfids.hookspecs import OptionSpec, PassSpec, hookimpl
 
 DISCOVERY = "kfunc-discovery"
 KFUNC_TAG = "bpf-kfunc-tag"
@@ -37,32 +37,78 @@ KSYM_NAME_LEN = 512
 _MODS = frozenset({K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG})
 _MAX_MOD_CHAIN = 4096  # a longer modifier chain is a cycle (malformed BTF)
 
-DISCOVERY_OPTIONS: dict[str, Any] = {
-    "set8_kfuncs_flag": 0x1,  # BTF_SET8_KFUNCS: set header flag selecting kfunc sets
-    "flag_mismatch": "error",  # "error" (merged upstream) | "warn-or" (v1: warn, OR flags)
+
+def _bit(default: int, help: str) -> OptionSpec:
+    """A bit number of the 32-bit kfunc flags word."""
+    return OptionSpec(default, help, min=0, max=31)
+
+
+def _tag_name(value: str) -> str | None:
+    """A decl tag (or attribute) name is a non-empty string without NUL bytes."""
+    return f"{value!r} is not a name" if not value or "\0" in value else None
+
+
+def _names(value: list[str]) -> str | None:
+    bad = [v for v in value if not v or "\0" in v]
+    return f"{bad[0]!r} is not a name" if bad else None
+
+
+DISCOVERY_OPTION_SPECS: dict[str, OptionSpec] = {
+    "set8_kfuncs_flag": OptionSpec(
+        0x1, "set8 header flag that marks a BTF_KFUNCS set (BTF_SET8_KFUNCS)",
+        min=1, max=0xFFFFFFFF),
+    "flag_mismatch": OptionSpec(
+        "error", 'same kfunc with other flags in another set: "error" (upstream) or '
+        '"warn-or" (v1 series: warn, then OR the flags)', choices=("error", "warn-or")),
 }
-KFUNC_TAG_OPTIONS: dict[str, Any] = {"tag": "bpf_kfunc", "idempotent": False}
-FASTCALL_OPTIONS: dict[str, Any] = {
-    "tag": "bpf_fastcall",
-    "fastcall_bit": 12,
-    "idempotent": False,
+_IDEMPOTENT = OptionSpec(False, "skip what the input already carries (not upstream)")
+KFUNC_TAG_OPTION_SPECS: dict[str, OptionSpec] = {
+    "tag": OptionSpec("bpf_kfunc", "name of the DECL_TAG added to every kfunc",
+                      nonempty=True, check=_tag_name),
+    "idempotent": _IDEMPOTENT,
 }
-IMPLICIT_OPTIONS: dict[str, Any] = {
-    "implicit_args_bit": 16,
-    "impl_suffix": "_impl",
-    "implicit_arg_structs": ["bpf_prog_aux", "btf_struct_meta"],
-    "kfunc_tag": "bpf_kfunc",  # the tag NOT copied onto the _impl function
-    "ksym_name_len": KSYM_NAME_LEN,
-    "idempotent": False,
+FASTCALL_OPTION_SPECS: dict[str, OptionSpec] = {
+    "tag": OptionSpec("bpf_fastcall", "name of the DECL_TAG added to KF_FASTCALL kfuncs",
+                      nonempty=True, check=_tag_name),
+    "fastcall_bit": _bit(12, "flag bit KF_FASTCALL"),
+    "idempotent": _IDEMPOTENT,
 }
-ARENA_OPTIONS: dict[str, Any] = {
-    "arena_ret_bit": 13,
-    "arena_arg1_bit": 14,
-    "arena_arg2_bit": 15,
-    "arena_attr": "address_space(1)",
-    "arena_param_suffixes": ["__arena", "__arena__nullable"],
-    "idempotent": False,
+IMPLICIT_OPTION_SPECS: dict[str, OptionSpec] = {
+    "implicit_args_bit": _bit(16, "flag bit KF_IMPLICIT_ARGS"),
+    "impl_suffix": OptionSpec("_impl", "suffix of the FUNC that keeps the full prototype",
+                              nonempty=True, check=_tag_name),
+    "implicit_arg_structs": OptionSpec(
+        ["bpf_prog_aux", "btf_struct_meta"],
+        "a pointer to one of these structs is an implicit argument", check=_names),
+    "kfunc_tag": OptionSpec("bpf_kfunc", "the decl tag NOT copied onto the _impl FUNC",
+                            nonempty=True, check=_tag_name),
+    "ksym_name_len": OptionSpec(KSYM_NAME_LEN, "KSYM_NAME_LEN: an _impl name this long "
+                                "is an error", min=2, max=1 << 20),
+    "idempotent": _IDEMPOTENT,
 }
+ARENA_OPTION_SPECS: dict[str, OptionSpec] = {
+    "arena_ret_bit": _bit(13, "flag bit KF_ARENA_RET"),
+    "arena_arg1_bit": _bit(14, "flag bit KF_ARENA_ARG1"),
+    "arena_arg2_bit": _bit(15, "flag bit KF_ARENA_ARG2"),
+    "arena_attr": OptionSpec("address_space(1)", "the TYPE_TAG (kflag 1) attribute added",
+                             nonempty=True, check=_tag_name),
+    "arena_param_suffixes": OptionSpec(
+        ["__arena", "__arena__nullable"],
+        "a parameter whose name ends in one of these is an arena pointer", check=_names),
+    "idempotent": _IDEMPOTENT,
+}
+
+
+def _defaults(specs: Mapping[str, OptionSpec]) -> dict[str, Any]:
+    return {name: o.default for name, o in specs.items()}
+
+
+#: the default option values (what the ``run_*`` functions get without a config)
+DISCOVERY_OPTIONS = _defaults(DISCOVERY_OPTION_SPECS)
+KFUNC_TAG_OPTIONS = _defaults(KFUNC_TAG_OPTION_SPECS)
+FASTCALL_OPTIONS = _defaults(FASTCALL_OPTION_SPECS)
+IMPLICIT_OPTIONS = _defaults(IMPLICIT_OPTION_SPECS)
+ARENA_OPTIONS = _defaults(ARENA_OPTION_SPECS)
 
 
 # ------------------------------------------------------------------ helpers
@@ -79,11 +125,6 @@ def _mask(options: Mapping[str, Any], key: str) -> int:
 
 def _b(value: str) -> bytes:
     return value.encode()
-
-
-def _bump(ctx: Context, pass_name: str, key: str, n: int = 1) -> None:
-    table = ctx.stats.setdefault(pass_name, {})
-    table[key] = table.get(key, 0) + n
 
 
 def _set_type(btf: Btf, tid: int, new: int) -> None:
@@ -300,7 +341,7 @@ def _has_tag(ctx: Context, tag: bytes, target: int) -> bool:
 
 def _add_kfunc_tag(ctx: Context, pass_name: str, tag: bytes, kfunc: Kfunc, idem: bool) -> None:
     if idem and _has_tag(ctx, tag, kfunc.func_id):
-        _bump(ctx, pass_name, "tags_present")
+        ctx.add_stat(pass_name, "tags_present")
         return
     try:
         tid = ctx.btf.add_decl_tag(tag, kfunc.func_id, -1)
@@ -310,7 +351,7 @@ def _add_kfunc_tag(ctx: Context, pass_name: str, tag: bytes, kfunc: Kfunc, idem:
             f"{kfunc.func_id}: {-EINVAL}"
         ) from exc
     ctx.decl_tags.append(tid)
-    _bump(ctx, pass_name, "tags_added")
+    ctx.add_stat(pass_name, "tags_added")
 
 
 def run_kfunc_tag(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) -> None:
@@ -370,7 +411,7 @@ def run_implicit_args(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) ->
             raise BtfidsError(
                 f"ERROR: resolve_btfids: failed to add func {_s(impl)} to BTF"
             ) from exc
-        _bump(ctx, IMPLICIT_ARGS, "impl_funcs_added")
+        ctx.add_stat(IMPLICIT_ARGS, "impl_funcs_added")
         skip = _b(options["kfunc_tag"])
         for tag_id in ctx.decl_tags:
             tt = btf.type(tag_id)
@@ -386,12 +427,12 @@ def run_implicit_args(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) ->
                     f"ERROR: resolve_btfids: failed to add decl tag {_s(tag_name)} for "
                     f"{_s(impl)}"
                 ) from exc
-            _bump(ctx, IMPLICIT_ARGS, "tags_copied")
+            ctx.add_stat(IMPLICIT_ARGS, "tags_copied")
 
     if options["idempotent"] and keep == len(params):
         # the prototype has no implicit parameter (left by an earlier run): a copy
         # would only be folded by dedup again
-        _bump(ctx, IMPLICIT_ARGS, "protos_present")
+        ctx.add_stat(IMPLICIT_ARGS, "protos_present")
         return
     ret = btf.type(p0)[2]
     try:
@@ -408,8 +449,8 @@ def run_implicit_args(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) ->
                 f"ERROR: resolve_btfids: failed to add param {_s(name)} for {_s(kfunc.name)}"
             ) from exc
     _set_type(btf, kid, p1)
-    _bump(ctx, IMPLICIT_ARGS, "protos_added")
-    _bump(ctx, IMPLICIT_ARGS, "params_dropped", len(params) - keep)
+    ctx.add_stat(IMPLICIT_ARGS, "protos_added")
+    ctx.add_stat(IMPLICIT_ARGS, "params_dropped", len(params) - keep)
     log.debug(f"resolve_btfids: updated BTF for kfunc with implicit args {_s(kfunc.name)}")
 
 
@@ -474,12 +515,12 @@ def run_arena(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) -> None:
             ret_flag = 0
         arena = [i for i in arena if not _is_attr_ptr(btf, params[i][1], attr)]
         if not ret_flag and not arena:
-            _bump(ctx, ARENA, "protos_present")
+            ctx.add_stat(ARENA, "protos_present")
             return
     name = _s(kfunc.name)
     if ret_flag:
         ret = _arena_tag_ptr(btf, ret, kfunc, attr)
-        _bump(ctx, ARENA, "attrs_added")
+        ctx.add_stat(ARENA, "attrs_added")
     try:
         p2 = btf.add_func_proto(ret)
     except BtfError as exc:
@@ -497,10 +538,10 @@ def run_arena(ctx: Context, options: Mapping[str, Any], kfunc: Kfunc) -> None:
             ) from exc
     for i in arena:
         rec[4 + 2 * i] = _arena_tag_ptr(btf, rec[4 + 2 * i], kfunc, attr)
-        _bump(ctx, ARENA, "attrs_added")
+        ctx.add_stat(ARENA, "attrs_added")
     ctx.log.debug(f"added arena-tagged proto for kfunc {name}: {p2}")
     _set_type(btf, kid, p2)
-    _bump(ctx, ARENA, "protos_added")
+    ctx.add_stat(ARENA, "protos_added")
 
 
 # ------------------------------------------------------------------ registration
@@ -523,24 +564,24 @@ def btfids_register_passes() -> list[PassSpec]:
             DISCOVERY,
             "find kfuncs in BTF_KFUNCS set8 sets (ascending FUNC ID); collect DECL_TAGs",
             run_discovery,
-            options=DISCOVERY_OPTIONS,
+            options=DISCOVERY_OPTION_SPECS,
         ),
         PassSpec(
             KFUNC_TAG, "DECL_TAG bpf_kfunc on every kfunc", run_kfunc_tag,
-            scope="kfunc", needs=_NEEDS, options=KFUNC_TAG_OPTIONS,
+            scope="kfunc", needs=_NEEDS, options=KFUNC_TAG_OPTION_SPECS,
         ),
         PassSpec(
             FASTCALL_TAG, "DECL_TAG bpf_fastcall on KF_FASTCALL kfuncs", run_fastcall_tag,
-            scope="kfunc", needs=_NEEDS, options=FASTCALL_OPTIONS,
+            scope="kfunc", needs=_NEEDS, options=FASTCALL_OPTION_SPECS,
         ),
         PassSpec(
             IMPLICIT_ARGS,
             "KF_IMPLICIT_ARGS: FUNC <name>_impl + prototype without implicit args",
             run_implicit_args,
-            scope="kfunc", needs=_NEEDS, options=IMPLICIT_OPTIONS,
+            scope="kfunc", needs=_NEEDS, options=IMPLICIT_OPTION_SPECS,
         ),
         PassSpec(
             ARENA, "address_space(1) attributes on arena kfunc pointers", run_arena,
-            scope="kfunc", needs=_NEEDS, options=ARENA_OPTIONS,
+            scope="kfunc", needs=_NEEDS, options=ARENA_OPTION_SPECS,
         ),
     ]

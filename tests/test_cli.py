@@ -184,7 +184,11 @@ def test_app_passes(runner: CliRunner, tmp_path: Path) -> None:
     assert json.loads(r.output)["pipeline"] == []
     r = runner.invoke(app.cli, ["passes", "--disable", "kfunc-discovery"])
     assert r.exit_code == 255
-    assert "needs 'kfunc-discovery', which is disabled or absent" in r.output
+    # one line naming the flag and all four dependants (issue 22 item 3)
+    assert ("config error: command line: --disable kfunc-discovery: passes 'bpf-kfunc-tag'"
+            in r.output), r.output
+    assert ("--disable bpf-kfunc-tag --disable fastcall-tag --disable implicit-args "
+            "--disable arena") in r.output
 
 
 def test_app_run_check_inspect(runner: CliRunner, tmp_path: Path) -> None:
@@ -200,15 +204,15 @@ def test_app_run_check_inspect(runner: CliRunner, tmp_path: Path) -> None:
     assert r.output.splitlines() == [
         "config ok: " + c + " (mode newest, 2/2 passes enabled)", f"{out}: ok (7 types)"]
     r = runner.invoke(app.cli, ["inspect", "btf", out])
-    assert r.output.splitlines()[2:] == [
-        "[3] FUNC 'foo' type_id=2 linkage=1",
-        "[4] FUNC 'bar' type_id=2 linkage=1",
-        "[5] FUNC 'baz' type_id=2 linkage=1",
-        "[6] DECL_TAG 't1' type_id=3 component_idx=-1 kflag=0",
-        "[7] DECL_TAG 't1' type_id=4 component_idx=-1 kflag=0",
+    assert r.output.splitlines()[3:] == [  # bpftool btf dump's text
+        "[3] FUNC 'foo' type_id=2 linkage=global",
+        "[4] FUNC 'bar' type_id=2 linkage=global",
+        "[5] FUNC 'baz' type_id=2 linkage=global",
+        "[6] DECL_TAG 't1' type_id=3 component_idx=-1",
+        "[7] DECL_TAG 't1' type_id=4 component_idx=-1",
     ]
     r = runner.invoke(app.cli, ["inspect", "btf", "--kind", "func_proto", out])
-    assert r.output == "[2] FUNC_PROTO '' ret_type_id=1 vlen=1 (a:1)\n"
+    assert r.output == "[2] FUNC_PROTO '(anon)' ret_type_id=1 vlen=1\n\t'a' type_id=1\n"
     # a broken BTF fails the check with one stderr line
     c2 = cfg(tmp_path, 'pipeline = ["t-corrupt"]\n')
     assert runner.invoke(app.cli, ["run", "--config", c2, str(elf)]).exit_code == 0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from btfids import config as C
 from btfids.errors import ConfigError
-from btfids.hookspecs import PassSpec
+from btfids.hookspecs import OptionSpec, PassSpec
 from btfids.plugins import PassInfo
 
 BPF_NEXT = [
@@ -201,9 +201,12 @@ BUILD_ERRORS = [
     ('pipeline = ["a"]\n[passes.d]\nenabled = true', "passes.d", "not in the pipeline",
      "passes.d.after"),
     ('pipeline = ["b"]', "pipeline", "needs 'a', which is disabled or absent",
-     "enable 'a' or disable 'b'"),
-    ('pipeline = ["a", "b"]\n[passes.a]\nenabled = false', "pipeline",
-     "needs 'a', which is disabled", "enable 'a'"),
+     "add it to 'pipeline' before 'b') or disable 'b'"),
+    # the error names the key that disabled the need, not the pipeline's file
+    ('pipeline = ["a", "b"]\n[passes.a]\nenabled = false', "passes.a.enabled",
+     "needs 'a', which is disabled", "enable 'a', or also set enabled = false in [passes.b]"),
+    ('pipeline = ["a", "b", "d"]\n[passes.a]\nafter = "d"', "passes.a.after",
+     "needs 'a', which runs after it", "order 'a' before 'b'"),
     ('pipeline = ["b", "a"]', "pipeline", "needs 'a', which runs after it",
      "order 'a' before 'b'"),
     ('mode = "in-place-6.12"\npipeline = ["d"]', "mode", "runs no passes", "disable"),
@@ -242,7 +245,7 @@ def test_needs_unknown_pass(tmp_path: Path) -> None:
         (["zz"], [], "--enable zz", "unknown pass"),
         (["d"], [], "--enable d", "not in the pipeline"),
         (["a"], ["a"], "--enable/--disable", "both enabled and disabled"),
-        ([], ["a"], "pipeline", "needs 'a'"),
+        ([], ["a"], "--disable a", "needs 'a', which is disabled"),
     ],
 )
 def test_command_line_errors(
@@ -279,3 +282,100 @@ def test_path_joins_like_pathlib(parts: list[str]) -> None:
     from pathlib import PurePosixPath
 
     assert C._path(*parts) == str(PurePosixPath(*parts))
+
+
+# ------------------------------------------------------------------ issue 22
+REG_MANY = reg(
+    spec("a"), spec("b", needs=("a",)), spec("c", scope="kfunc", needs=("a",)),
+    spec("d", needs=("a",)),
+    spec("opt", options={
+        "bit": OptionSpec(12, "a flag bit", min=0, max=31),
+        "mode": OptionSpec("error", "what to do", choices=("error", "warn-or")),
+        "names": OptionSpec(["x"], "names", check=lambda v: "empty name" if "" in v else None),
+        "plain": 3,
+    }),
+)
+
+
+@pytest.mark.parametrize("text", ["", "[passes.sort]\nenabled = false\n",
+                                  'description = "mine"\n[compat]\nfatal_warnings_noop = true\n'])
+def test_file_without_extends_or_pipeline_changes_the_default(tmp_path: Path, text: str) -> None:
+    """Item 1: an empty btfids.toml (or one that only switches a pass off) is the
+    default preset plus its changes, never an empty pipeline."""
+    write(tmp_path, "btfids.toml", text)
+    cfg = C.load_config(env={}, cwd=tmp_path)
+    assert cfg.pipeline == BPF_NEXT and cfg.mode == "newest"
+    assert cfg.chain == ["preset bpf-next", str(tmp_path / "btfids.toml")]
+    assert cfg.implicit_extends == "bpf-next"
+    if "sort" in text:
+        assert cfg.passes["sort"].enabled is False
+
+
+def test_in_place_mode_without_pipeline_extends_its_preset(tmp_path: Path) -> None:
+    f = write(tmp_path, "c.toml", 'mode = "in-place-6.12"\n')
+    cfg = C.load(str(f))
+    assert cfg.chain[0] == "preset linux-6.12" and cfg.pipeline == []
+
+
+def test_explicit_empty_pipeline_and_its_hint(tmp_path: Path) -> None:
+    """`pipeline = []` is the only way to an empty pipeline, and the hint for a pass
+    configured on it points at that line, not at a one-pass pipeline."""
+    f = write(tmp_path, "c.toml", "pipeline = []\n")
+    cfg = C.load(str(f))
+    assert cfg.pipeline == [] and cfg.implicit_extends is None
+    assert C.build_pipeline(cfg, REG).steps == []
+    f = write(tmp_path, "c.toml", "pipeline = []\n[passes.a]\nenabled = false\n")
+    with pytest.raises(ConfigError) as ei:
+        C.build_pipeline(C.load(str(f)), REG)
+    assert "pipeline = []" in ei.value.fix and "remove that line" in ei.value.fix
+
+
+@pytest.mark.parametrize(("text", "key", "words"), [
+    ("bit = 40", "passes.opt.bit", ["40 is too large", "an integer 0..31"]),
+    ("bit = -1", "passes.opt.bit", ["-1 is too small", "0..31"]),
+    ('mode = "warn"', "passes.opt.mode", ['"warn" is not allowed', '"error", "warn-or"']),
+    ('names = ["y", ""]', "passes.opt.names", ["empty name"]),
+    ('bit = "x"', "passes.opt.bit", ["must be an integer 0..31"]),
+])
+def test_option_values_are_checked_at_load(
+    tmp_path: Path, text: str, key: str, words: list[str]
+) -> None:
+    """Item 2: each pass declares allowed values; the loader names file and key."""
+    f = write(tmp_path, "c.toml", f'pipeline = ["opt"]\n[passes.opt]\n{text}\n')
+    with pytest.raises(ConfigError) as ei:
+        C.build_pipeline(C.load(str(f)), REG_MANY)
+    err = ei.value
+    assert (err.source, err.key) == (str(f), key)
+    assert str(err).startswith(f"config error: {f}: {key}: ")
+    for w in words:
+        assert w in str(err), str(err)
+    ok = write(tmp_path, "ok.toml", 'pipeline = ["opt"]\n[passes.opt]\nbit = 31\nplain = 4\n')
+    step = C.build_pipeline(C.load(str(ok)), REG_MANY).steps[0]
+    assert step.options == {"bit": 31, "mode": "error", "names": ["x"], "plain": 4}
+
+
+def test_disabling_a_need_names_the_flag_and_every_dependant(tmp_path: Path) -> None:
+    """Item 3: all dependants at once, blamed on the flag that disabled the need."""
+    f = write(tmp_path, "c.toml", 'pipeline = ["a", "b", "c", "d"]\n')
+    with pytest.raises(ConfigError) as ei:
+        C.build_pipeline(C.load(str(f)), REG_MANY, disable=["a"])
+    err = ei.value
+    assert (err.source, err.key) == ("command line", "--disable a")
+    assert "passes 'b' (plugin testplug), 'c' (plugin testplug), 'd' (plugin testplug) need 'a'" \
+        in err.problem
+    assert "--disable b --disable c --disable d" in err.fix
+
+
+def test_disabling_a_need_in_a_child_file_names_that_file(tmp_path: Path) -> None:
+    write(tmp_path, "p.toml", 'pipeline = ["a", "b", "d"]\n')
+    child = write(tmp_path, "c.toml", 'extends = "p.toml"\n[passes.a]\nenabled = false\n')
+    with pytest.raises(ConfigError) as ei:
+        C.build_pipeline(C.load(str(child)), REG_MANY)
+    assert (ei.value.source, ei.value.key) == (str(child), "passes.a.enabled")
+    assert "[passes.b], [passes.d]" in ei.value.fix
+
+
+def test_bad_btfids_config_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as ei:
+        C.load_config(env={"BTFIDS_CONFIG": "no-such"}, cwd=tmp_path)
+    assert str(ei.value).startswith("config error: $BTFIDS_CONFIG=no-such: ")

@@ -131,12 +131,12 @@ def test_registered_passes() -> None:
         assert specs[name].scope == "kfunc"
         assert specs[name].needs == ("kfunc-discovery",)
     # upstream constants are the defaults (passes.md §7)
-    assert specs["fastcall-tag"].options["fastcall_bit"] == 12
-    assert specs["arena"].options["arena_ret_bit"] == 13
-    assert specs["arena"].options["arena_arg1_bit"] == 14
-    assert specs["arena"].options["arena_arg2_bit"] == 15
-    assert specs["implicit-args"].options["implicit_args_bit"] == 16
-    assert specs["kfunc-discovery"].options["set8_kfuncs_flag"] == 1
+    assert specs["fastcall-tag"].defaults()["fastcall_bit"] == 12
+    assert specs["arena"].defaults()["arena_ret_bit"] == 13
+    assert specs["arena"].defaults()["arena_arg1_bit"] == 14
+    assert specs["arena"].defaults()["arena_arg2_bit"] == 15
+    assert specs["implicit-args"].defaults()["implicit_args_bit"] == 16
+    assert specs["kfunc-discovery"].defaults()["set8_kfuncs_flag"] == 1
 
 
 # ------------------------------------------------------------------ discovery

@@ -835,9 +835,12 @@ class Btf:
             return self.index.find_str(s)
         return self._find_own_str(s)
 
-    def add_str(self, s: bytes) -> int:
-        """``btf__add_str``: existing whole-string offset, or append ``s``."""
+    def add_str(self, s: bytes | str) -> int:
+        """``btf__add_str``: existing whole-string offset, or append ``s`` (a ``str`` is
+        UTF-8 encoded; every add method that takes a name goes through here)."""
         self.make_modifiable()
+        if isinstance(s, str):
+            s = s.encode()
         if not s:
             return 0
         off = self.find_str(s)
@@ -895,12 +898,12 @@ class Btf:
         if ref < 0 or ref > MAX_ID:
             raise BtfError("invalid type ID %d" % ref)
 
-    def _named(self, name: bytes) -> int:
+    def _named(self, name: bytes | str) -> int:
         if not name:
             raise BtfError("empty name")
         return self.add_str(name)
 
-    def add_ref(self, kind: int, ref: int, name: bytes = b"", kflag: int = 0) -> int:
+    def add_ref(self, kind: int, ref: int, name: bytes | str = b"", kflag: int = 0) -> int:
         """PTR/CONST/VOLATILE/RESTRICT (unnamed) and TYPEDEF/TYPE_TAG (named)."""
         self._check_ref(ref)
         name_off = self._named(name) if kind in (K.TYPEDEF, K.TYPE_TAG) else 0
@@ -909,10 +912,10 @@ class Btf:
     def add_ptr(self, ref: int) -> int:
         return self.add_ref(K.PTR, ref)
 
-    def add_type_attr(self, value: bytes, ref: int) -> int:
+    def add_type_attr(self, value: bytes | str, ref: int) -> int:
         return self.add_ref(K.TYPE_TAG, ref, value, kflag=1)
 
-    def add_func(self, name: bytes, linkage: int, proto: int) -> int:
+    def add_func(self, name: bytes | str, linkage: int, proto: int) -> int:
         if linkage not in (0, 1, 2):
             raise BtfError("invalid linkage %d" % linkage)
         self._check_ref(proto)
@@ -922,7 +925,7 @@ class Btf:
         self._check_ref(ret)
         return self.add_type_words([0, K.make_info(K.FUNC_PROTO), ret])
 
-    def add_func_param(self, name: bytes, type_id: int) -> None:
+    def add_func_param(self, name: bytes | str, type_id: int) -> None:
         if not self.types or self.start_id + len(self.types) - 1 < self.start_id:
             raise BtfError("no FUNC_PROTO to add a parameter to")
         proto = self.types[-1]
@@ -933,7 +936,9 @@ class Btf:
         proto.extend((name_off, type_id))
         proto[1] += 1
 
-    def add_decl_tag(self, value: bytes, ref: int, component_idx: int, kflag: int = 0) -> int:
+    def add_decl_tag(
+        self, value: bytes | str, ref: int, component_idx: int, kflag: int = 0
+    ) -> int:
         if component_idx < -1:
             raise BtfError("invalid component_idx %d" % component_idx)
         self._check_ref(ref)

@@ -9,7 +9,6 @@ Subcommands: ``run`` (the main pipeline), ``passes`` (effective pipeline), ``bis
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -61,13 +60,19 @@ def cli() -> None:
 @cli.command()
 @input_options
 @pipeline_options
-@click.option("--report", "report", metavar="FILE", help="Write a JSON report of the run.")
+@click.option("--report", "report", metavar="FILE",
+              help="Write a JSON report of the run (several ELFs: one document, an entry "
+                   "per ELF; schema in docs/report.schema.json).")
 @click.option("--explain", "explain", is_flag=True,
               help="Print what each pass changed (a semantic BTF diff per pass).")
 @click.option("-T", "--files-from", "files_from", metavar="FILE",
               help="Also read ELF paths from FILE, one per line ('-': stdin).")
 @click.option("-j", "--jobs", "jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes when running several ELFs.")
+@click.option("-o", "--output-dir", "output_dir", metavar="DIR",
+              type=click.Path(file_okay=False, exists=True),
+              help="Write <ELF name>.BTF_ids, .BTF, .BTF.base into DIR, not next to the "
+                   "ELF (read-only inputs).")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Do not use the base-BTF index cache (docs/performance.md).")
 @click.option("--progress/--no-progress", "progress", default=None,
@@ -76,8 +81,8 @@ def cli() -> None:
 def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | None,
         distill_base: bool, fatal_warnings: bool, config: str | None,
         enable: tuple[str, ...], disable: tuple[str, ...], report: str | None,
-        files_from: str | None, jobs: int, no_cache: bool, progress: bool | None,
-        explain: bool) -> None:
+        files_from: str | None, jobs: int, output_dir: str | None, no_cache: bool,
+        progress: bool | None, explain: bool) -> None:
     """Run the configured pipeline on each ELF and write <ELF>.BTF_ids, <ELF>.BTF (and
     .BTF.base). Several ELFs (batch mode: modules on one --btf_base) run in one process
     with the base loaded once, or in -j worker processes; same bytes as single runs."""
@@ -97,17 +102,22 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
     if not paths:
         raise click.UsageError("no ELF given")
     if len(paths) > 1:
-        if report or explain:
-            raise click.UsageError("--report and --explain take a single ELF")
+        if explain:
+            raise click.UsageError("--explain takes a single ELF")
         if btf:
             raise click.UsageError("--btf takes a single ELF")
         try:
             pipe = host.prepare(config, enable=enable, disable=disable)
         except BtfidsError as exc:
             _fail(exc)
+        if output_dir:
+            names = [os.path.basename(p) for p in paths]
+            dup = next((n for n in names if names.count(n) > 1), None)
+            if dup is not None:
+                raise click.UsageError(f"--output-dir: two ELFs are named {dup!r}")
         opts = host.RunOptions(paths[0], btf, btf_base, distill_base, fatal_warnings,
-                               verbose, cache=not no_cache)
-        sys.exit(_run_batch(host, pipe, opts, paths, jobs, progress))
+                               verbose, cache=not no_cache, output_dir=output_dir)
+        sys.exit(_run_batch(host, pipe, opts, paths, jobs, progress, report))
     elf = paths[0]
     from ..report import Report
 
@@ -117,7 +127,7 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
     try:
         pipe = host.prepare(config, enable=enable, disable=disable)
         opts = host.RunOptions(elf, btf, btf_base, distill_base, fatal_warnings, verbose,
-                               cache=not no_cache)
+                               cache=not no_cache, output_dir=output_dir)
         code = host.run(pipe, opts, report=rep).exit_code
     except BtfidsError as exc:
         code, err = exc.exit_code, str(exc)
@@ -134,21 +144,17 @@ def run(elfs: tuple[str, ...], verbose: int, btf: str | None, btf_base: str | No
 
 
 def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
-               progress: bool | None) -> int:
-    """Batch mode; exit status: the first failing ELF's (input order), else 0."""
+               progress: bool | None, report: str | None = None) -> int:
+    """Batch mode; exit status: the first failing ELF's (input order), else 0. Ends
+    with a summary line; ``report``: one JSON document with an entry per ELF."""
+    import time
+
     if progress is None:
         progress = sys.stderr.isatty()
-    first_bad = 0
-    failed = 0
-
-    def note(item: Any) -> None:
-        nonlocal first_bad, failed
-        if item.exit_code:
-            failed += 1
-            first_bad = first_bad or item.exit_code
-
+    t0 = time.perf_counter()
+    items: list[Any] = []
     if not progress:
-        host.run_batch(pipe, opts, paths, jobs=jobs, done=note)
+        items = host.run_batch(pipe, opts, paths, jobs=jobs, report=bool(report))
     else:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -159,21 +165,41 @@ def _run_batch(host: Any, pipe: Any, opts: Any, paths: list[str], jobs: int,
             task = bar.add_task("btfids", total=len(paths))
 
             def step(item: Any) -> None:
-                note(item)
                 bar.update(task, advance=1, description=item.elf.rsplit("/", 1)[-1][:40])
 
-            host.run_batch(pipe, opts, paths, jobs=jobs, done=step)
-    if failed:
-        click.echo(f"btfids: {failed} of {len(paths)} ELF files failed", err=True)
+            items = host.run_batch(pipe, opts, paths, jobs=jobs, done=step,
+                                   report=bool(report))
+    failed = [i for i in items if i.exit_code]
+    first_bad = failed[0].exit_code if failed else 0
+    summary = {
+        "files": len(items),
+        "with_btf_ids": sum(1 for i in items if i.has_ids),
+        "kfuncs": sum(i.kfuncs for i in items),
+        "warnings": sum(i.warnings for i in items),
+        "failed": len(failed),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    click.echo(f"btfids: {summary['files']} ELF files, {summary['with_btf_ids']} with "
+               f".BTF_ids, {summary['kfuncs']} kfuncs, {summary['warnings']} warnings, "
+               f"{summary['failed']} failed, {summary['seconds']:.2f} s", err=True)
+    if report:
+        from ..report import batch_document, write_json
+
+        write_json(report, batch_document([i.report for i in items], summary, first_bad))
     return first_bad
 
 
 @cli.command()
 @pipeline_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--options", "show_options", is_flag=True,
+              help="Also list every pass's options: value, default, allowed values, help.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON instead of a table (options always included).")
 def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
-           as_json: bool) -> None:
+           show_options: bool, as_json: bool) -> None:
     """List the effective pipeline in order: name, enabled, origin, description."""
+    import json
+
     from .. import host
 
     try:
@@ -187,19 +213,27 @@ def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
             for s in pipe.steps]
     placed = {s.name for s in pipe.steps}
     spare = [i for n, i in sorted(reg.items()) if n not in placed]
+    values = {s.name: s.options for s in pipe.steps}
     if as_json:
+        def entry(info: Any, **extra: Any) -> dict[str, Any]:
+            return {"name": info.name, **extra, "origin": info.origin,
+                    "plugin": info.plugin, "summary": info.spec.summary,
+                    "scope": info.spec.scope, "needs": list(info.spec.needs),
+                    "options": _option_table(info.spec, values.get(info.name))}
+
         click.echo(json.dumps({
             "config": cfg.name, "found_by": cfg.found_by, "chain": cfg.chain,
-            "mode": pipe.mode,
-            "pipeline": [{"name": r[0], "enabled": r[1], "origin": r[2], "summary": r[3],
-                          "scope": r[4]} for r in rows],
+            "implicit_extends": cfg.implicit_extends, "mode": pipe.mode,
+            "pipeline": [entry(s.info, enabled=s.enabled) for s in pipe.steps],
             "not_in_pipeline": [i.name for i in spare],
+            "not_in_pipeline_passes": [entry(i) for i in spare],
         }, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    title = f"{cfg.name} (mode {pipe.mode}; found by {cfg.found_by})"
+    how = (f"; extends {cfg.implicit_extends} implicitly" if cfg.implicit_extends else "")
+    title = f"{cfg.name} (mode {pipe.mode}; found by {cfg.found_by}{how})"
     table = Table(title=title, title_justify="left")
     for col in ("#", "pass", "enabled", "from", "description"):
         table.add_column(col)
@@ -208,7 +242,29 @@ def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
         table.add_row(str(n), name, "yes" if enabled else "no", origin, desc)
     for info in spare:
         table.add_row("-", info.name, "not placed", info.origin, info.spec.summary)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if show_options:
+        click.echo("\noptions ([passes.<pass>] <option> = <value> in btfids.toml):")
+        for info in [s.info for s in pipe.steps] + spare:
+            declared = _option_table(info.spec, values.get(info.name))
+            click.echo(f"{info.name}:" + ("" if declared else " (none)"))
+            for oname, o in declared.items():
+                now = "" if o["value"] == o["default"] else f" (set: {json.dumps(o['value'])})"
+                click.echo(f"  {oname} = {json.dumps(o['default'])}{now}; allowed: "
+                           f"{o['allowed']}")
+                if o["help"]:
+                    click.echo(f"      {o['help']}")
+
+
+def _option_table(spec: Any, current: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Option name → value (effective), default, allowed (words), help."""
+    out = {}
+    for name in spec.options:
+        o = spec.option(name)
+        out[name] = {"value": (current or {}).get(name, o.default), "default": o.default,
+                     "allowed": o.allowed(), "help": o.help}
+    return out
 
 
 @cli.command()
@@ -216,18 +272,23 @@ def passes(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
 @pipeline_options
 @click.option("--no-confirm", is_flag=True, help="Skip the run with the culprit disabled.")
 @click.argument("elf")
-@click.argument("check", nargs=-1, required=True)
+@click.argument("check", nargs=-1, required=True, metavar="-- CHECK...")
 def bisect(elf: str, check: tuple[str, ...], verbose: int, btf: str | None,
            btf_base: str | None, distill_base: bool, fatal_warnings: bool,
            config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
            no_confirm: bool) -> None:
     """Find the first pass whose enabling makes CHECK fail.
 
-    CHECK runs on each trial's outputs (in a scratch directory; exit 0 = good). Use
-    `--` before it; {elf} {btf} {btf_ids} {btf_base} {dir} are substituted and also set
-    as BTFIDS_ELF, BTFIDS_BTF, ... in its environment. Example:
+    Each trial runs the first k enabled passes into a scratch directory, then CHECK in
+    the current directory (exit 0 = good). Put `--` before CHECK. Substituted in CHECK
+    and set in its environment (BTFIDS_ELF, BTFIDS_BTF, ...): {elf} {btf} {btf_ids}
+    {distilled_base} = the trial's ELF link and outputs, {btf_base} = the -b base,
+    {dir} = the scratch directory. Example:
 
-        btfids bisect -b vmlinux.btf mod.ko -- sh -c 'test -s {btf}'
+        btfids bisect -b vmlinux.btf mod.ko -- btfids check --sorted -b {btf_base} {btf}
+
+    Exit status: 0 culprit found; 2 no culprit (bad with no pass, or good with all);
+    255 error (bad config or input, CHECK cannot be started); 129 usage.
     """
     from .. import host
 
@@ -272,8 +333,13 @@ def check(config: str | None, enable: tuple[str, ...], disable: tuple[str, ...],
 
     try:
         pipe = host.prepare(config, enable=enable, disable=disable)
-        click.echo(f"config ok: {pipe.config.name} (mode {pipe.mode}, "
-                   f"{len(pipe.enabled())}/{len(pipe.steps)} passes enabled)")
+        cfg = pipe.config
+        how = (f"extends preset {cfg.implicit_extends} implicitly; "
+               if cfg.implicit_extends else "")
+        empty = (f"; empty pipeline, set in {cfg.source_of('pipeline')}"
+                 if not pipe.steps and pipe.mode == "newest" else "")
+        click.echo(f"config ok: {cfg.name} ({how}mode {pipe.mode}, "
+                   f"{len(pipe.enabled())}/{len(pipe.steps)} passes enabled{empty})")
         bad = 0
         for path in files:
             btf = host.load_inputs(host.RunOptions(path, btf_base=btf_base), _quiet_log())[1]
@@ -313,79 +379,70 @@ def inspect() -> None:
 @click.argument("file")
 def inspect_btf(file: str, btf_base: str | None, ids: tuple[int, ...], name: str | None,
                 kind: str | None, show_all: bool, limit: int) -> None:
-    """Dump the types of FILE (raw BTF or an ELF's .BTF), one per line."""
-    from .. import host
-    from ..btf import kinds as K
+    """Dump the types of FILE (raw BTF or an ELF's .BTF) as `bpftool btf dump file`
+    does: one line per type, then one indented line per member, parameter, enumerator
+    or section entry. Streams its output."""
+    from ..btf.dump import dump_lines
 
-    try:
-        _, btf = host.load_inputs(host.RunOptions(file, btf_base=btf_base), _quiet_log())
-    except BtfidsError as exc:
-        _fail(exc)
-        return
-    first = 1 if show_all else btf.start_id
-    want = [i for i in ids] if ids else range(first, btf.type_cnt)
+    btf = _load_for_inspect(file, btf_base)
     kind_no = None
     if kind:
-        names = [K.kind_name(k).upper() for k in range(K.MAX_KNOWN_KIND + 1)]
-        if kind.upper() not in names:
-            _fail(BtfidsError(f"unknown kind {kind!r} (one of {', '.join(names[1:])})"))
-        kind_no = names.index(kind.upper())
-    bname = name.encode() if name is not None else None
-    shown = 0
-    out = sys.stdout
-    for tid in want:
+        from ..btf.view import kind_number
+
+        try:
+            kind_no = kind_number(kind)
+        except ValueError as exc:
+            _fail(BtfidsError(str(exc)))
+    for tid in ids:
         if not 0 < tid < btf.type_cnt:
             _fail(BtfidsError(f"{file}: no type ID {tid} (1..{btf.type_cnt - 1})"))
-        t = btf.type(tid)
-        if kind_no is not None and (t[1] >> 24) & 0x7F != kind_no:
-            continue
-        if bname is not None and btf.str_at(t[0]) != bname:
-            continue
-        out.write(format_type(btf, tid) + "\n")
-        shown += 1
-        if limit and shown >= limit:
-            break
+    with_base = show_all or any(tid < btf.start_id for tid in ids)
+    out = getattr(sys.stdout, "buffer", None)
+    try:
+        for text in dump_lines(btf, ids=ids or None, kind=kind_no, limit=limit,
+                               name=name.encode() if name is not None else None,
+                               with_base=with_base):
+            if out is not None:
+                out.write(text.encode("latin-1"))
+            else:  # a text-only stream
+                sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: stop quietly, as bpftool does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
-def format_type(btf: Any, tid: int) -> str:
-    """One line per type, bpftool style: ``[ID] KIND 'name' key=value ...``."""
-    from ..btf import kinds as K
+def _load_for_inspect(file: str, btf_base: str | None) -> Any:
+    """The BTF of FILE; a standalone one through the base index cache (a repeated
+    inspect of vmlinux skips the full parse)."""
+    if btf_base is not None:
+        from .. import host
 
-    t = btf.type(tid)
-    kind, vlen, kflag = K.kind_of(t[1]), K.vlen_of(t[1]), K.kflag_of(t[1])
-    head = f"[{tid}] {K.kind_name(kind).upper()} '{btf.str_at(t[0]).decode('latin-1')}'"
-    if kind in (K.STRUCT, K.UNION):
-        mem = ", ".join(
-            f"{btf.str_at(t[3 + 3 * i]).decode('latin-1')}:{t[4 + 3 * i]}@{t[5 + 3 * i]}"
-            for i in range(vlen)
-        )
-        return f"{head} size={t[2]} vlen={vlen} kflag={kflag} {{{mem}}}"
-    if kind == K.FUNC_PROTO:
-        params = ", ".join(
-            f"{btf.str_at(t[3 + 2 * i]).decode('latin-1') or '_'}:{t[4 + 2 * i]}"
-            for i in range(vlen)
-        )
-        return f"{head} ret_type_id={t[2]} vlen={vlen} ({params})"
-    if kind == K.FUNC:
-        return f"{head} type_id={t[2]} linkage={vlen}"
-    if kind == K.DECL_TAG:
-        return (f"{head} type_id={t[2]} component_idx={K.to_signed32(t[3])} "
-                f"kflag={kflag}")
-    if kind in (K.INT, K.ENUM, K.DATASEC) or kind > K.TYPE_TAG:
-        return f"{head} size={t[2]} vlen={vlen} kflag={kflag} words={t[3:]}"
-    if kind == K.ARRAY:
-        return f"{head} type_id={t[3]} index_type_id={t[4]} nr_elems={t[5]}"
-    if kind in (K.FWD,):
-        return f"{head} fwd_kind={'union' if kflag else 'struct'}"
-    return f"{head} type_id={t[2]}" + (f" kflag={kflag}" if kflag else "") + (
-        f" words={t[3:]}" if len(t) > 3 else "")
+        try:
+            return host.load_inputs(host.RunOptions(file, btf_base=btf_base), _quiet_log())[1]
+        except BtfidsError as exc:
+            _fail(exc)
+    from ..btfio import BtfLoadError, load_base_btf
+
+    try:
+        return load_base_btf(file)
+    except (BtfLoadError, OSError, ValueError) as exc:
+        reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else exc
+        _fail(BtfidsError(f"FAILED: load BTF from {file}: {reason}"))
 
 
 @inspect.command("ids")
 @click.option("-v", "--verbose", count=True, help="Show the collection messages too.")
+@click.option("-b", "--btf-base", "--btf_base", "btf_base", metavar="FILE",
+              help="Base BTF (vmlinux) for a module's split BTF.")
+@click.option("--btf", "btf", metavar="FILE",
+              help="Resolve against this BTF (e.g. the run's <ELF>.BTF: output IDs) "
+                   "instead of the ELF's own .BTF (input IDs).")
 @click.argument("elf")
-def inspect_ids(elf: str, verbose: int) -> None:
-    """Dump the __BTF_ID__ symbols collected from ELF (tables, addresses, sets)."""
+def inspect_ids(elf: str, verbose: int, btf_base: str | None, btf: str | None) -> None:
+    """Dump the __BTF_ID__ symbols collected from ELF (tables, addresses, sets), each
+    name with the BTF ID it resolves to (as resolve_btfids would) or 'unresolved'."""
     from .. import host
     from ..context import Log
 
@@ -400,6 +457,7 @@ def inspect_ids(elf: str, verbose: int) -> None:
     sec = syms.section
     click.echo(f".BTF_ids: section {sec.index}, addr {sec.addr:#x}, size {sec.size}, "
                f"{'little' if sec.order == '<' else 'big'}-endian")
+    click.echo(_resolve_for_inspect(syms, elf, btf, btf_base))
     for label, table in (("struct", syms.structs), ("union", syms.unions),
                          ("typedef", syms.typedefs), ("func", syms.funcs)):
         if not table:
@@ -408,7 +466,8 @@ def inspect_ids(elf: str, verbose: int) -> None:
         for key in sorted(table):
             node = table[key]
             offs = ", ".join(str(a - sec.addr) for a in node.addrs)
-            click.echo(f"  {key.decode('latin-1')}  @ {offs}")
+            ident = f"id {node.id}" if node.id else "unresolved"
+            click.echo(f"  {key.decode('latin-1')}  @ {offs}  -> {ident}")
     if syms.sets:
         click.echo(f"sets ({len(syms.sets)}):")
         for key in sorted(syms.sets):
@@ -429,8 +488,27 @@ def inspect_ids(elf: str, verbose: int) -> None:
             click.echo(line)
 
 
+def _resolve_for_inspect(syms: Any, elf: str, btf: str | None, btf_base: str | None) -> str:
+    """Resolve ``syms`` against the BTF (as the run would, before patching): the header
+    line saying against what, or why nothing resolved."""
+    from .. import host
+    from ..symbols import resolve_ids
+
+    source = btf or f"{elf} .BTF"
+    try:
+        target = host.load_inputs(host.RunOptions(elf, btf=btf, btf_base=btf_base),
+                                  _quiet_log())[1]
+    except BtfidsError as exc:
+        return f"IDs: not resolved ({exc})"
+    resolve_ids(syms, target, _quiet_log(), count_warnings=False)
+    unresolved = sum(1 for table in (syms.structs, syms.unions, syms.typedefs, syms.funcs)
+                     for node in table.values() if not node.id)
+    return (f"IDs: resolved against {source}" + (f" on base {btf_base}" if btf_base else "")
+            + f"; {unresolved} name(s) unresolved")
+
+
 @cli.command()
-@click.option("-v", "--verbose", count=True)
+@click.option("-v", "--verbose", count=True, help="More messages (-vv: more).")
 @click.argument("blob")
 @click.argument("elf")
 def patch(blob: str, elf: str, verbose: int) -> None:
@@ -457,13 +535,21 @@ def presets() -> None:
         click.echo(f"{name}{mark}: {cfg.description}")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kbuild(args: tuple[str, ...]) -> None:
-    """Detect a kernel tree's resolve_btfids use; print the make line and btfids.toml."""
+@cli.command()
+@click.option("--objtree", metavar="DIR", help="Object tree (O=), to read its .config.")
+@click.option("--tool", metavar="PATH", help="Path of resolve_btfids to put on the make line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--write", is_flag=True, help="Write btfids.toml into the tree if it has none.")
+@click.argument("srctree", required=False, metavar="[SRCTREE]")
+def kbuild(srctree: str | None, objtree: str | None, tool: str | None, as_json: bool,
+           write: bool) -> None:
+    """Detect how a kernel tree (SRCTREE, default $srctree or .) calls resolve_btfids and
+    which pahole features it asks for; print the make line and the btfids.toml to use,
+    and check the config a build would find. Exit 1 when a finding is an error."""
     from .. import kbuild as kb
 
-    sys.exit(kb.main(list(args)))
+    tree = srctree or os.environ.get("srctree", ".")  # noqa: SIM112
+    sys.exit(kb.run(tree, objtree=objtree, tool=tool, as_json=as_json, write=write))
 
 
 cli.add_command(diff_command)
@@ -474,7 +560,7 @@ def main() -> None:
     """The console script. An exception no code path expected (a bug) ends in one line
     and exit 255, as in ``resolve_btfids``; ``BTFIDS_DEBUG=1`` shows its traceback."""
     try:
-        cli()
+        cli(prog_name="btfids")
     except Exception as exc:
         if os.environ.get(ENV_DEBUG):
             raise
