@@ -50,6 +50,14 @@ EXPECT_VMLINUX_RETVAL = 1
 EXPECT_MODULE_RETVAL = 22
 EXTMOD_KFUNC = "bpf_btfids_e2e_answer"
 REFUSED = f"calling kernel function {EXTMOD_KFUNC} is not allowed"
+# verifier/loader messages that name a kernel configuration problem, not a BTF one
+HINTS = {
+    "cannot find address for kernel function":
+        "the kernel lacks CONFIG_KALLSYMS (the verifier looks kfunc addresses up by name)",
+    "calling kernel functions are not allowed in non-JITed programs":
+        "the BPF JIT is off (CONFIG_BPF_JIT, net.core.bpf_jit_enable)",
+    "not found in kernel or module BTFs": "libbpf found no such kfunc in any loaded BTF",
+}
 DMESG_BAD = ("BPF:", "failed to validate module", "BTF: ", "btf_vmlinux is malformed")
 CACHE = Path(os.environ.get("BTFIDS_E2E_CACHE", "~/.cache/btfids-e2e")).expanduser()
 
@@ -192,8 +200,9 @@ def _staged_modules(moddir: Path) -> tuple[list[tuple[str, bytes]], list[str], b
     files: list[tuple[str, bytes]] = []
     names: list[str] = []
     decompressed = False
-    for p in sorted(moddir.rglob("*")):
-        if p.is_dir():
+    found = [Path(d) / f for d, _, fs in os.walk(moddir) for f in fs]  # not into build/
+    for p in sorted(found):
+        if p.is_symlink() or not p.is_file():
             continue
         rel = str(p.relative_to(moddir))
         if ".ko" in p.name:
@@ -409,6 +418,8 @@ def verdict(con: Console, want_modules: list[str]) -> dict[str, object]:
         "progs": {k: {**v.fields, **({"log": v.log} if v.fields.get("loaded") == "0" else {})}
                   for k, v in con.progs.items()},
         "dmesg_btf_errors": [ln for ln in con.dmesg if any(b in ln for b in DMESG_BAD)],
+        "hints": sorted({hint for p in con.progs.values() for ln in p.log
+                         for msg, hint in HINTS.items() if msg in ln}),
     }
     return res
 
@@ -513,7 +524,7 @@ def debian_check(work: Path, timeout: int, accel: str = "auto") -> dict[str, obj
         shutil.rmtree(mdir, ignore_errors=True)
         mdir.mkdir()
         for f in ("btfids_e2e.c", "Kbuild"):
-            shutil.copy2(GUEST / "testmod" / f, mdir / f)
+            shutil.copy2(HERE / "extmod" / f, mdir / f)
         _run(["make", "-s", "-C", str(headers), f"M={mdir}", *extra, "modules"])
         kos[variant] = mdir / "btfids_e2e.ko"
     btf = corpus_btf if corpus_btf.is_file() else Path("/sys/kernel/btf/vmlinux")

@@ -101,6 +101,9 @@ def test_initramfs_unpacks(tmp_path: Path, tools: dict[str, Path]) -> None:
     (moddir / "kernel/net").mkdir(parents=True)
     (moddir / "kernel/net/a-b.ko").write_bytes(b"\x7fELF module a")
     (moddir / "modules.dep").write_text("kernel/net/a-b.ko:\n")
+    (tmp_path / "objtree").mkdir()
+    (tmp_path / "objtree/other.ko").write_bytes(b"not installed")
+    (moddir / "build").symlink_to(tmp_path / "objtree")  # as modules_install makes it
     ext, neg = tmp_path / "ext/btfids_e2e.ko", tmp_path / "neg/btfids_e2e.ko"
     for p, data in ((ext, b"positive"), (neg, b"negative")):
         p.parent.mkdir()
@@ -227,6 +230,16 @@ def test_verdict_fails_on_each_wrong_line(old: str, new: str, failed: str) -> No
     assert old in GOOD
     res = guest.verdict(guest.parse_console(GOOD.replace(old, new, 1)), ["fou", "tcp_bbr"])
     assert [c for c in CHECKS if not res[c]] == [failed] and not res["ok"]
+
+
+def test_verdict_names_a_missing_kallsyms() -> None:
+    text = GOOD.replace("BTFIDS-E2E prog=kfunc_vmlinux loaded=1 retval=1\n",
+                        "BTFIDS-E2E prog=kfunc_vmlinux loaded=0 err=-22\nBTFIDS-E2E-VLOG "
+                        "cannot find address for kernel function bpf_task_from_pid\n")
+    res = guest.verdict(guest.parse_console(text), ["fou", "tcp_bbr"])
+    assert not res["kfunc_vmlinux_call"]
+    assert [h for h in res["details"]["hints"] if "CONFIG_KALLSYMS" in h]
+    assert guest.verdict(guest.parse_console(GOOD), ["fou"])["details"]["hints"] == []
 
 
 def test_verdict_cut_short_console_fails() -> None:

@@ -11,7 +11,9 @@ echo 1 > /proc/sys/kernel/printk  # keep kernel messages off our lines; dmesg at
 say() { echo "BTFIDS-E2E $*"; }
 has_btf() { [ -e "/sys/kernel/btf/$1" ] && echo 1 || echo 0; }
 
-say phase=boot kernel=$(uname -r)
+# kfunc calls need the JIT and kallsyms (the verifier looks kfunc addresses up by name)
+[ -w /proc/sys/net/core/bpf_jit_enable ] && echo 1 > /proc/sys/net/core/bpf_jit_enable
+say phase=boot kernel=$(uname -r) kallsyms=$([ -e /proc/kallsyms ] && echo 1 || echo 0)
 
 say phase=vmlinux_btf
 if [ ! -e /sys/kernel/btf/vmlinux ]; then
