@@ -43,6 +43,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 GUEST = HERE / "guest"
 MARK = "BTFIDS-E2E"
+INIT_STARTED = f"{MARK} phase=boot".encode()
+# Under KVM a guest reaches /init in seconds; nested KVM may hang silently instead.
+KVM_GRACE_S = 60.0
 PROGS = ("kfunc_vmlinux", "kfunc_module")
 LOADER_LIBS = ["-lbpf", "-lelf", "-lz"]
 # The programs' expected return values: bpf_task_from_pid(1)->pid, and 5 * 3 + 7.
@@ -300,12 +303,14 @@ def qemu_command(kernel: Path, initrd: Path, *, kvm: bool, memory: str = "512M")
             "-append", "console=ttyS0 panic=-1 rdinit=/init"]
 
 
-def boot(cmd: list[str], timeout: int) -> tuple[str, str]:
+def boot(cmd: list[str], timeout: int, *, kvm_grace: float | None = None) -> tuple[str, str]:
     """Run QEMU until it exits (the guest reboots), times out, or KVM gives up.
 
-    Returns the console text and how it ended: ``exit``, ``timeout`` or ``kvm-error``
+    Returns the console text and how it ended: ``exit``, ``timeout``, ``kvm-error``
     (QEMU pauses the guest on a KVM internal error, e.g. an instruction a nested KVM
-    cannot emulate; the caller then retries without KVM).
+    cannot emulate) or ``kvm-stalled`` (with ``kvm_grace``: the guest's /init did not
+    start within that many seconds; nested KVM can also hang silently). The caller
+    retries the last two without KVM.
     """
     log("$ " + " ".join(cmd))
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -315,13 +320,17 @@ def boot(cmd: list[str], timeout: int) -> tuple[str, str]:
     reader = threading.Thread(target=lambda: chunks.extend(iter(
         lambda: proc.stdout.read1(65536), b"")), daemon=True)  # type: ignore[union-attr]
     reader.start()
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
     how = "exit"
     while proc.poll() is None:
-        if time.monotonic() > deadline:
+        text = b"".join(chunks)  # small: a console log
+        now = time.monotonic() - start
+        if now > timeout:
             how = "timeout"
-        elif b"KVM internal error" in b"".join(chunks):  # small: a console log
+        elif b"KVM internal error" in text:
             how = "kvm-error"
+        elif kvm_grace is not None and now > kvm_grace and INIT_STARTED not in text:
+            how = "kvm-stalled"
         else:
             time.sleep(0.2)
             continue
@@ -362,6 +371,12 @@ def parse_console(text: str) -> Console:
     con = Console()
     phase = "boot"
     last: Prog | None = None
+    libbpf: list[str] = []  # libbpf speaks before the loader's prog= line, the verifier after
+
+    def output(line: str) -> None:
+        con.facts.setdefault(phase, {})["output"] = (
+            con.facts.get(phase, {}).get("output", "") + line + "\n")
+
     for raw in text.splitlines():
         at = raw.find(MARK)  # a kernel message may precede it on the same line
         if at < 0:
@@ -369,22 +384,26 @@ def parse_console(text: str) -> Console:
         head, _, rest = raw[at:].rstrip("\r\n").partition(" ")
         if head == MARK + "-DMESG":
             con.dmesg.append(rest)
-        elif head in (MARK + "-VLOG", MARK + "-LIBBPF", MARK + "-OUT"):
-            if last is not None and head != MARK + "-OUT":
-                last.log.append(rest)
-            else:
-                con.facts.setdefault(phase, {})["output"] = (
-                    con.facts.get(phase, {}).get("output", "") + rest + "\n")
+        elif head == MARK + "-LIBBPF":
+            libbpf.append(rest)
+        elif head == MARK + "-VLOG" and last is not None:
+            last.log.append(rest)
+        elif head in (MARK + "-VLOG", MARK + "-OUT"):
+            output(rest)
         elif head == MARK:
             kv = dict(t.split("=", 1) for t in rest.split() if "=" in t)
+            if "prog" in kv:
+                last = con.progs[f"{phase}/{kv['prog']}"] = Prog(kv, libbpf)
+                libbpf = []
+                continue
+            for line in libbpf:  # not followed by a program: e.g. the object did not open
+                output(line)
+            libbpf, last = [], None
             if "phase" in kv:
                 phase = kv.pop("phase")
-                last = None
                 con.facts.setdefault(phase, {}).update(kv)
             elif "module" in kv:
                 con.modules[kv.pop("module")] = kv
-            elif "prog" in kv:
-                last = con.progs[f"{phase}/{kv['prog']}"] = Prog(kv)
             else:
                 con.facts.setdefault(phase, {}).update(kv)
     return con
@@ -434,9 +453,10 @@ def run_guest(kernel: Path, modules_root: Path, extmod: Path, extmod_negative: P
     ``kfunc_vmlinux_call``, ``kfunc_module_call``, ``negative_control_rejected``), ``ok``,
     ``console`` (path of the serial log), ``seconds`` (the boot), ``bpf_kfunc_tags``
     (decl tags in ``vmlinux_btf``), ``accel`` (``kvm`` or ``tcg``: ``auto`` tries KVM
-    when /dev/kvm is usable and falls back to TCG on a KVM internal error), ``ended``
-    and ``details``. Raises GuestError when the guest cannot be set up (missing tools
-    or inputs); a failing guest is a result, not an error.
+    when /dev/kvm is usable and falls back to TCG on a KVM internal error or when /init
+    has not started after KVM_GRACE_S), ``ended`` and ``details``. Raises GuestError
+    when the guest cannot be set up (missing tools or inputs); a failing guest is a
+    result, not an error.
     """
     for p in (kernel, extmod, extmod_negative, vmlinux_btf):
         if not p.is_file():
@@ -452,11 +472,12 @@ def run_guest(kernel: Path, modules_root: Path, extmod: Path, extmod_negative: P
               "tcg": [False]}[accel]
     for kvm in accels:
         t = time.monotonic()
-        text, how = boot(qemu_command(kernel, initrd, kvm=kvm), timeout)
-        if how != "kvm-error":
+        grace = KVM_GRACE_S if kvm and accel == "auto" else None
+        text, how = boot(qemu_command(kernel, initrd, kvm=kvm), timeout, kvm_grace=grace)
+        if how not in ("kvm-error", "kvm-stalled"):
             break
-        log("KVM internal error (see the console log): retrying without KVM")
-        (work / "console-kvm-error.log").write_text(text)
+        (work / "console-kvm.log").write_text(text)
+        log(f"{how} (console: {work / 'console-kvm.log'}): retrying without KVM")
     seconds = round(time.monotonic() - t, 1)
     console = work / "console.log"
     console.write_text(text)

@@ -12,6 +12,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -207,7 +208,24 @@ def test_verdict_all_true_on_a_good_console() -> None:
     res = guest.verdict(guest.parse_console(GOOD.replace("\n", "\r\n")), ["fou", "tcp_bbr"])
     assert [res[c] for c in CHECKS] == [True] * len(CHECKS) and res["ok"]
     assert res["details"]["kernel"] == "6.12.0"
-    assert res["details"]["progs"]["negative/kfunc_module"]["log"][-1].startswith("calling")
+    log = res["details"]["progs"]["negative/kfunc_module"]["log"]
+    assert log[0].startswith("libbpf: prog 'kfunc_module'") and log[-1].startswith("calling")
+
+
+def test_each_refused_program_gets_its_own_messages() -> None:
+    """libbpf speaks before the loader's prog= line, the verifier after it."""
+    calls = ("BTFIDS-E2E-LIBBPF libbpf: prog 'kfunc_vmlinux': failed to load: -22\n"
+             "BTFIDS-E2E prog=kfunc_vmlinux loaded=0 err=-22\n"
+             "BTFIDS-E2E-VLOG cannot find address for kernel function bpf_rcu_read_lock\n"
+             "BTFIDS-E2E-LIBBPF libbpf: prog 'kfunc_module': failed to load: -22\n"
+             "BTFIDS-E2E prog=kfunc_module loaded=0 err=-22\n"
+             "BTFIDS-E2E-VLOG cannot find address for kernel function bpf_btfids_e2e_answer\n")
+    start, end = GOOD.index("BTFIDS-E2E prog=kfunc_vmlinux"), GOOD.index("BTFIDS-E2E phase=unload")
+    con = guest.parse_console(GOOD[:start] + calls + GOOD[end:])
+    for name, kfunc in (("kfunc_vmlinux", "bpf_rcu_read_lock"),
+                        ("kfunc_module", "bpf_btfids_e2e_answer")):
+        log = con.progs[f"calls/{name}"].log
+        assert len(log) == 2 and f"'{name}'" in log[0] and log[1].endswith(kfunc)
 
 
 @pytest.mark.parametrize("old, new, failed", [
@@ -253,6 +271,21 @@ def test_verdict_needs_modules_and_every_one() -> None:
     con = guest.parse_console(GOOD)
     assert not guest.verdict(con, [])["modules_btf_loaded"]
     assert not guest.verdict(con, ["fou", "tcp_bbr", "nf_conntrack"])["modules_btf_loaded"]
+
+
+# ------------------------------------------------------------------ the QEMU supervisor
+@pytest.mark.parametrize("script, grace, how", [
+    ("echo BTFIDS-E2E phase=boot; echo more", None, "exit"),
+    ("echo 'KVM internal error. Suberror: 1'; sleep 30", None, "kvm-error"),
+    ("echo SeaBIOS; sleep 30", 1.0, "kvm-stalled"),
+    ("echo BTFIDS-E2E phase=boot; sleep 30", 1.0, "timeout"),
+])
+def test_boot_ends_each_way(script: str, grace: float | None, how: str) -> None:
+    t = time.monotonic()
+    text, ended = guest.boot(["sh", "-c", script], timeout=3, kvm_grace=grace)
+    assert ended == how
+    assert text.splitlines()[0] in script  # the console is kept whichever way it ended
+    assert time.monotonic() - t < 10  # a hanging guest is killed, not waited for
 
 
 @pytest.mark.slow
