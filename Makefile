@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint sweep bench e2e reftool clean
+.PHONY: setup demo test lint sweep bench e2e e2e-newest reftool clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,11 @@ sweep: setup
 # Build linux-source-6.12 with the C resolve_btfids and with btfids; compare (slow, cached).
 e2e: setup
 	$(BIN)/python e2e/kernel.py all
+
+# bpf-next's BTF flow grafted on linux-source-6.12, built with btfids (every tool call
+# recorded; replayed with $REF_RESOLVE_BTFIDS when set), booted in QEMU (slow, cached).
+e2e-newest: setup
+	$(BIN)/python e2e/newest.py all
 
 # Build the 6.12 C resolve_btfids from linux-source-6.12 on this machine (cached); prints its path.
 reftool: setup

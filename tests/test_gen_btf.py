@@ -166,3 +166,47 @@ def test_vmlinux_mode_object(e2e: types.ModuleType, corpus: Path, golden: Path,
         == (golden / "newest/vmlinux/vmlinux.BTF_ids").read_bytes()
     assert not (tmp_path / "vmlinux.BTF").exists()
     assert not (tmp_path / "vmlinux.BTF.1").exists()
+
+
+@pytest.mark.corpus
+def test_capture_and_replay(e2e: types.ModuleType, corpus: Path, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """e2e/capture.py records both calls gen-btf.sh makes for a module; replaying them
+    (here with btfids itself as the 'reference') finds every output identical, and a
+    reference that writes other bytes is caught."""
+    gen, env = _script(e2e, tmp_path)
+    ko = tmp_path / "tcp_dctcp.ko"
+    shutil.copyfile(corpus / "modules/net/ipv4/tcp_dctcp.ko", ko)
+    calls = tmp_path / "calls"
+    env.update(RESOLVE_BTFIDS=str(e2e.CAPTURE), RESOLVE_BTFIDS_FLAGS="--distill_base",
+               BTFIDS_E2E_TOOL=str(TOOL), BTFIDS_E2E_CALLS=str(calls))
+    subprocess.run(["sh", str(gen), "--btf_base", str(corpus / "vmlinux"), str(ko)],
+                   env=env, check=True, cwd=tmp_path)
+    recs = e2e.Newest.load_calls(calls)
+    assert [r["mode"] for _, r in recs] == ["main", "patch"]
+    main, patch = recs[0][1], recs[1][1]
+    assert main["outputs"] == ["tcp_dctcp.ko.BTF", "tcp_dctcp.ko.BTF.base",
+                               "tcp_dctcp.ko.BTF_ids"]
+    assert sorted(f["role"] for f in main["files"].values()) == ["base", "btf", "elf"]
+    assert patch["outputs"] == ["tcp_dctcp.ko"]
+    assert (recs[1][0] / "out/tcp_dctcp.ko").read_bytes() == ko.read_bytes()
+    assert all(r["rc"] == 0 and r["seconds"] > 0 for _, r in recs)
+
+    args = types.SimpleNamespace(cache=str(tmp_path / "cache"), jobs=1, force=False,
+                                 no_ccache=True, resolve_btfids=str(TOOL), boot_timeout=1,
+                                 out=str(tmp_path / "out"))
+    monkeypatch.delenv("REF_RESOLVE_BTFIDS", raising=False)
+    assert e2e.Newest(args).replay(calls)["identical"] is None  # unset: skipped, null
+    monkeypatch.setenv("REF_RESOLVE_BTFIDS", str(TOOL))
+    n = e2e.Newest(args)
+    res = n.replay(calls)
+    assert res["identical"] == 2 and res["differ"] == []
+    # a "reference" that ignores --distill_base writes other bytes and no .BTF.base
+    bad = tmp_path / "bad-ref"
+    bad.write_text(f"#!/bin/sh\n[ \"$1\" = --distill_base ] && shift\nexec {TOOL} \"$@\"\n")
+    bad.chmod(0o755)
+    n.ref = str(bad)
+    res = n.replay(calls)
+    assert res["identical"] == 1
+    problems = res["differ"][0]["problems"]
+    assert {"tcp_dctcp.ko.BTF differs", "tcp_dctcp.ko.BTF.base not written"} <= set(problems)
