@@ -272,7 +272,9 @@ class Newest:
         calls_ns.mkdir()
         (self.src / "btfids.toml").write_text(NOSORT_TOML)
         try:
-            (self.obj / "vmlinux").unlink()
+            # relink vmlinux and every .ko: the tool's main mode needs a module whose
+            # .BTF_ids was never patched (set sorting moves the flags words)
+            self.forget_links()
             env = self.env(calls_ns, "nosort")
             t = time.monotonic()
             self.make(["vmlinux", "bzImage", "modules"], [], env, logs / "nosort.log")
