@@ -87,39 +87,17 @@ def patched_files(patch: str) -> list[str]:
     return [ln[6:] for ln in patch.splitlines() if ln.startswith("+++ b/")]
 
 
-# ------------------------------------------------------------------ BTF (stdlib, for counting)
-def btf_decl_tags(raw: bytes, name: bytes) -> int:
-    """How many DECL_TAG types named ``name`` a raw BTF blob holds (either byte order)."""
-    magic = struct.unpack_from("<H", raw, 0)[0]
-    e = "<" if magic == 0xEB9F else ">"
-    hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from(e + "IIIII", raw, 4)
-    types_at = hdr_len + type_off
-    strs_at = hdr_len + str_off
-    at, end, count = types_at, types_at + type_len, 0
-    while at < end:
-        name_off, info, _size = struct.unpack_from(e + "III", raw, at)
-        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-        at += 12
-        if kind == 17:
-            s = raw.index(b"\0", strs_at + name_off)
-            count += raw[strs_at + name_off:s] == name
-        if kind in (1, 14, 17):            # INT, VAR, DECL_TAG
-            at += 4
-        elif kind == 3:                    # ARRAY
-            at += 12
-        elif kind in (4, 5):               # STRUCT, UNION
-            at += 12 * vlen
-        elif kind == 6:                    # ENUM
-            at += 8 * vlen
-        elif kind in (13, 15):             # FUNC_PROTO, DATASEC
-            at += (8 if kind == 13 else 12) * vlen
-        elif kind == 19:                   # ENUM64
-            at += 12 * vlen
-        elif kind in (2, 7, 8, 9, 10, 11, 12, 16, 18):
-            pass
-        else:
-            raise E2EError(f"unknown BTF kind {kind}")
-    return count
+def guest_module() -> Any:
+    """e2e/guest.py (the guest half: QEMU, initramfs, BPF programs; also a stdlib BTF
+    reader), loaded once."""
+    mod = sys.modules.get("e2e_guest")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("e2e_guest", HERE / "guest.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["e2e_guest"] = mod
+        spec.loader.exec_module(mod)
+    return mod
 
 
 # ------------------------------------------------------------------ the harness
@@ -415,28 +393,22 @@ class Newest:
 
     def guest(self, kernel_dir: Path, build: dict[str, Any], calls: Path,
               name: str) -> dict[str, Any]:
-        path = HERE / "guest.py"
-        if not path.is_file():
-            return {"ok": False, "error": "e2e/guest.py is missing"}
-        spec = importlib.util.spec_from_file_location("e2e_guest", path)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        """Boot ``kernel_dir``'s kernel with its staged modules and both ext modules."""
         btf = self.vmlinux_btf(calls)
         if btf is None:
             return {"ok": False, "error": f"no vmlinux .BTF among the calls in {calls}"}
         work = self.top / f"guest-{name}"
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
         try:
-            res = mod.run_guest(kernel=kernel_dir / K.BZIMAGE,
-                                modules_root=kernel_dir / "staging",
-                                extmod=Path(build["extmod"]),
-                                extmod_negative=Path(build["extmod_negative"]),
-                                vmlinux_btf=btf, work=work, timeout=self.timeout)
+            res = guest_module().run_guest(
+                kernel=kernel_dir / K.BZIMAGE, modules_root=kernel_dir / "staging",
+                extmod=Path(build["extmod"]), extmod_negative=Path(build["extmod_negative"]),
+                vmlinux_btf=btf, work=work, timeout=self.timeout)
         except Exception as exc:  # report it; the summary must still be written
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        return dict(res)
+        res = dict(res)
+        res["boot"] = bool((res.get("details") or {}).get("kernel"))
+        return res
 
     def times(self, build: dict[str, Any], replay: dict[str, Any]) -> dict[str, Any]:
         calls = self.load_calls(self.out / "calls")
@@ -457,15 +429,16 @@ class Newest:
         check_ns = self.check_btf(self.out / "calls-nosort")
         host = self.host_checks(build)
         vml = self.vmlinux_btf(calls)
-        tags = btf_decl_tags(vml.read_bytes(), b"bpf_kfunc") if vml else 0
+        g_mod = guest_module()
+        tags = g_mod.decl_tags(g_mod.raw_btf(vml)) if vml else 0
         g = self.guest(self.top / "default", build, calls, "default")
         gn = self.guest(self.top / "nosort", build, self.out / "calls-nosort", "nosort")
         guest_keys = ("vmlinux_btf_equal", "modules_btf_loaded", "extmod_loaded",
                       "kfunc_vmlinux_call", "kfunc_module_call", "negative_control_rejected")
         guest = {k: g.get(k) for k in guest_keys}
         guest["nosort_boot_and_calls"] = bool(
-            gn.get("boot", gn.get("ok")) and gn.get("kfunc_vmlinux_call")
-            and gn.get("kfunc_module_call") and gn.get("vmlinux_btf_equal"))
+            gn.get("boot") and gn.get("vmlinux_btf_equal") and gn.get("modules_btf_loaded")
+            and gn.get("kfunc_vmlinux_call") and gn.get("kfunc_module_call"))
         n_calls = len(self.load_calls(calls))
         summary: dict[str, Any] = {
             "calls": n_calls,
@@ -475,11 +448,13 @@ class Newest:
             "btfids_check": {"checked": check["checked"] + check_ns["checked"],
                              "bad": check["bad"] + check_ns["bad"]},
             "host": host,
-            "boot": bool(g.get("boot", g.get("ok"))),
+            "boot": bool(g.get("boot")),
             "guest": guest,
             "guest_error": {k: v.get("error") for k, v in (("default", g), ("nosort", gn))
                             if v.get("error")},
+            "guest_nosort": {k: gn.get(k) for k in (*guest_keys, "boot")},
             "console": {"default": g.get("console"), "nosort": gn.get("console")},
+            "guest_seconds": {"default": g.get("seconds"), "nosort": gn.get("seconds")},
             "bpf_kfunc_tags": tags,
             "times": self.times(build, replay),
             "build_key": build["key"],
