@@ -58,6 +58,9 @@ extends = "bpf-next"
 enabled = false
 """
 SIDE_SUFFIXES = (".BTF_ids", ".BTF", ".BTF.base")
+#: on top of e2e/kernel.py's config: the verifier finds a kfunc's address by name
+#: (kallsyms_lookup_name), so a kernel without kallsyms refuses every kfunc call
+CONFIG_Y_EXTRA = ["KALLSYMS"]
 log = K.log
 E2EError = K.E2EError
 
@@ -109,6 +112,7 @@ class Newest:
         self.tool = Path(args.resolve_btfids).expanduser()
         self.ref = os.environ.get("REF_RESOLVE_BTFIDS") or None
         self.timeout = args.boot_timeout
+        self.accel = getattr(args, "accel", "tcg")
         self.out = Path(args.out)
 
     # -- keys and places
@@ -126,7 +130,7 @@ class Newest:
 
     def build_key(self) -> str:
         """What the recorded build depends on beyond the kernel recipe."""
-        h = hashlib.sha256(self.k.key().encode())
+        h = hashlib.sha256((self.k.key() + " ".join(CONFIG_Y_EXTRA)).encode())
         for p in [PATCH, CAPTURE, *sorted(EXTMOD.iterdir())]:
             h.update(p.name.encode() + b"\0" + p.read_bytes())
         h.update(self.k.btfids_hash().encode())
@@ -155,6 +159,28 @@ class Newest:
         K.run(["patch", "-p1", "-s", "-d", str(self.src), "-i", str(PATCH)])
         stamp.write_text(want + "\n")
         return self.src
+
+    def prepare(self) -> Path:
+        """kernel.py's ``.config`` plus CONFIG_Y_EXTRA (cached)."""
+        base = self.k.prepare()
+        cfgdir = self.top / "config"
+        final = cfgdir / ".config"
+        stamp = cfgdir / "recipe"
+        recipe = base.read_text() + "\n# extra: " + " ".join(CONFIG_Y_EXTRA) + "\n"
+        if final.exists() and stamp.is_file() and stamp.read_text() == recipe:
+            return final
+        shutil.rmtree(cfgdir, ignore_errors=True)
+        cfgdir.mkdir(parents=True)
+        shutil.copyfile(base, final)
+        opts = [x for n in CONFIG_Y_EXTRA for x in ("-e", n)]
+        K.run([str(self.k.srctree / "scripts/config"), "--file", str(final), *opts])
+        self.k.make(cfgdir, ["olddefconfig"], [], cfgdir / "config.log")
+        have = final.read_text()
+        missing = [n for n in CONFIG_Y_EXTRA if f"CONFIG_{n}=y\n" not in have]
+        if missing:
+            raise E2EError(f"Kconfig dropped {', '.join(missing)} (see {cfgdir})")
+        stamp.write_text(recipe)
+        return final
 
     # -- step 2
     def env(self, calls: Path, phase: str, **extra: str) -> dict[str, str]:
@@ -215,7 +241,7 @@ class Newest:
                 log(f"build: cached ({done})")
                 return dict(res)
         done.unlink(missing_ok=True)
-        config = self.k.prepare()
+        config = self.prepare()
         for d in ("calls", "calls-nosort"):
             shutil.rmtree(self.out / d, ignore_errors=True)
         (self.out / "calls").mkdir(parents=True)
@@ -403,7 +429,7 @@ class Newest:
             res = guest_module().run_guest(
                 kernel=kernel_dir / K.BZIMAGE, modules_root=kernel_dir / "staging",
                 extmod=Path(build["extmod"]), extmod_negative=Path(build["extmod_negative"]),
-                vmlinux_btf=btf, work=work, timeout=self.timeout)
+                vmlinux_btf=btf, work=work, timeout=self.timeout, accel=self.accel)
         except Exception as exc:  # report it; the summary must still be written
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         res = dict(res)
@@ -490,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even if cached")
     ap.add_argument("--no-ccache", action="store_true")
     ap.add_argument("--boot-timeout", type=int, default=300)
+    ap.add_argument("--accel", default="tcg", choices=["tcg", "kvm", "auto"],
+                    help="QEMU acceleration for the guest (default tcg: under nested KVM "
+                         "this tinyconfig kernel printed nothing in 300 s)")
     args = ap.parse_args(argv)
     n = Newest(args)
     try:
