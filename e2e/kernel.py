@@ -469,11 +469,8 @@ class E2E:
                 "console": str(work / "console.log")}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("step", nargs="?", default="all",
-                    choices=["all", "prepare", "reftool", "build-c", "build-btfids", "build-control",
-                             "compare", "boot", "info"])
+def common_args(ap: argparse.ArgumentParser) -> None:
+    """The options of every e2e script that builds a kernel (kernel.py, newest.py)."""
     ap.add_argument("--cache", default=os.environ.get("BTFIDS_E2E_CACHE",
                                                       "~/.cache/btfids-e2e"))
     ap.add_argument("-j", "--jobs", type=int, default=2)
@@ -482,6 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even if cached")
     ap.add_argument("--no-ccache", action="store_true")
     ap.add_argument("--boot-timeout", type=int, default=300)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("step", nargs="?", default="all",
+                    choices=["all", "prepare", "reftool", "build-c", "build-btfids", "build-control",
+                             "compare", "boot", "info"])
+    common_args(ap)
     ap.add_argument("--variant", default="btfids", choices=["btfids", "c", "control"],
                     help="which build `boot` starts")
     args = ap.parse_args(argv)

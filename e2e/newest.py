@@ -507,15 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("step", nargs="?", default="all",
                     choices=["all", "tree", "build", "replay", "info"])
-    ap.add_argument("--cache", default=os.environ.get("BTFIDS_E2E_CACHE",
-                                                      "~/.cache/btfids-e2e"))
+    K.common_args(ap)
     ap.add_argument("--out", default=str(OUT), help="summary and recorded calls")
-    ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--resolve-btfids", default=str(REPO / ".venv/bin/resolve_btfids"),
-                    help="the btfids console script to build with")
-    ap.add_argument("--force", action="store_true", help="rebuild even if cached")
-    ap.add_argument("--no-ccache", action="store_true")
-    ap.add_argument("--boot-timeout", type=int, default=300)
     ap.add_argument("--accel", default="tcg", choices=["tcg", "kvm", "auto"],
                     help="QEMU acceleration for the guest (default tcg: under nested KVM "
                          "this tinyconfig kernel printed nothing in 300 s)")

@@ -8,14 +8,13 @@ The boot itself (``e2e/guest.py debian``: Debian's cloud kernel, ~1 min) is mark
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import shutil
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
+import e2e_scripts
 import pytest
 
 from btfids.btf import Btf
@@ -25,16 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "e2e/guest.py"
 
 
-def _load() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("e2e_guest", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["e2e_guest"] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
-
-
-guest = _load()
+guest = e2e_scripts.load("guest")
 
 
 @pytest.fixture(scope="module")

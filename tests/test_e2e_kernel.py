@@ -14,6 +14,7 @@ import sys
 import types
 from pathlib import Path
 
+import e2e_scripts
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,13 +22,7 @@ SCRIPT = REPO / "e2e/kernel.py"
 
 
 def _load_script() -> types.ModuleType:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("e2e_kernel", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return e2e_scripts.load("kernel")
 
 
 @pytest.mark.corpus

@@ -6,7 +6,6 @@ would need). The full kernel build with this script is ``make e2e-newest`` (slow
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,9 +13,9 @@ import sys
 import types
 from pathlib import Path
 
+import e2e_scripts
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
 TOOL = Path(sys.executable).parent / "resolve_btfids"
 FAKE_PAHOLE = """#!/bin/sh
 # pahole stand-in: -J ... --btf_encode_detached=OUT [--btf_base B] ELF -> the .BTF of
@@ -27,19 +26,11 @@ exec objcopy --dump-section .BTF="$out" "${FAKE_PAHOLE_ELF:-$elf}"
 """
 
 
-def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"e2e_{name}", REPO / f"e2e/{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def e2e() -> types.ModuleType:
     if shutil.which("objcopy") is None:
         pytest.skip("objcopy (binutils) is not installed")
-    return _load("newest")
+    return e2e_scripts.load("newest")
 
 
 def _script(e2e: types.ModuleType, tmp: Path) -> tuple[Path, dict[str, str]]:
@@ -67,6 +58,13 @@ def _by_hand(tmp: Path, src: Path, base: Path | None, flags: list[str]) -> dict[
     subprocess.run(cmd, check=True)
     return {s: Path(f"{elf}{s}").read_bytes() for s in (".BTF", ".BTF_ids", ".BTF.base")
             if Path(f"{elf}{s}").is_file()}
+
+
+def _dctcp(corpus: Path, tmp: Path) -> Path:
+    """A writable copy of the corpus module tcp_dctcp.ko (one kfunc set)."""
+    ko = tmp / "tcp_dctcp.ko"
+    shutil.copyfile(corpus / "modules/net/ipv4/tcp_dctcp.ko", ko)
+    return ko
 
 
 def _sections(e2e: types.ModuleType, path: Path) -> dict[str, bytes | None]:
@@ -110,8 +108,7 @@ def test_module_mode_twice_replaces_btf(e2e: types.ModuleType, corpus: Path,
                                          tmp_path: Path) -> None:
     """kbuild redoes a module's BTF when vmlinux changes: one .BTF section, not two."""
     gen, env = _script(e2e, tmp_path)
-    ko = tmp_path / "tcp_dctcp.ko"
-    shutil.copyfile(corpus / "modules/net/ipv4/tcp_dctcp.ko", ko)
+    ko = _dctcp(corpus, tmp_path)
     cmd = ["sh", str(gen), "--btf_base", str(corpus / "vmlinux"), str(ko)]
     env["FAKE_PAHOLE_ELF"] = str(corpus / "modules/net/ipv4/tcp_dctcp.ko")
     subprocess.run(cmd, env=env, check=True, cwd=tmp_path)
@@ -125,8 +122,7 @@ def test_module_mode_twice_replaces_btf(e2e: types.ModuleType, corpus: Path,
 def test_tool_failure_fails_and_cleans_up(e2e: types.ModuleType, corpus: Path,
                                           tmp_path: Path) -> None:
     gen, env = _script(e2e, tmp_path)
-    ko = tmp_path / "tcp_dctcp.ko"
-    shutil.copyfile(corpus / "modules/net/ipv4/tcp_dctcp.ko", ko)
+    ko = _dctcp(corpus, tmp_path)
     before = ko.read_bytes()
     # a base that is not the module's: btfids refuses the split BTF
     bad_base = tmp_path / "base.ko"
@@ -175,8 +171,7 @@ def test_capture_and_replay(e2e: types.ModuleType, corpus: Path, tmp_path: Path,
     (here with btfids itself as the 'reference') finds every output identical, and a
     reference that writes other bytes is caught."""
     gen, env = _script(e2e, tmp_path)
-    ko = tmp_path / "tcp_dctcp.ko"
-    shutil.copyfile(corpus / "modules/net/ipv4/tcp_dctcp.ko", ko)
+    ko = _dctcp(corpus, tmp_path)
     calls = tmp_path / "calls"
     env.update(RESOLVE_BTFIDS=str(e2e.CAPTURE), RESOLVE_BTFIDS_FLAGS="--distill_base",
                BTFIDS_E2E_TOOL=str(TOOL), BTFIDS_E2E_CALLS=str(calls))
