@@ -392,7 +392,7 @@ class Newest:
         ext = [r for r in main if r["phase"] == "extmod"]
         intree = [r for r in main if r["phase"] == "kernel"]
         kos = [f for f in build["files"] if f.endswith(".ko")]
-        ko_main = {Path(r["argv"][-1]).name for r in intree}
+        ko_main = [Path(r["argv"][-1]).name for r in intree if r["argv"][-1].endswith(".ko")]
         ko = Path(build["extmod"])
         neg = Path(build["extmod_negative"])
         ids_ok = K.section_bytes(ko, ".BTF_ids")
