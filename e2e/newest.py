@@ -152,10 +152,10 @@ class Newest:
         (self.src / "btfids.toml").unlink(missing_ok=True)  # kernel.py's linux-6.12 config
         for rel in patched_files(patch):  # patched files get their own inodes first
             p = self.src / rel
-            if p.exists():
-                data = p.read_bytes()
-                p.unlink()
-                p.write_bytes(data)
+            if p.exists():  # a copy keeps the mode (link-vmlinux.sh is run directly)
+                tmp = p.with_name(p.name + ".e2e-tmp")
+                shutil.copy2(p, tmp)
+                os.replace(tmp, p)
         K.run(["patch", "-p1", "-s", "-d", str(self.src), "-i", str(PATCH)])
         stamp.write_text(want + "\n")
         return self.src
