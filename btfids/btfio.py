@@ -129,13 +129,13 @@ def _parse_base(f: BinaryIO, offset: int, size: int, read: Callable[[], bytes]) 
     if not cache_enabled():
         return Btf.parse(read())
     hit = baseindex.load_by_stamp(f, offset, size)
-    if hit is not None:
+    if hit is not None and hit[0].describes(hit[1]):
         idx, view = hit
         return Btf.parse(view, index=idx)
     before = baseindex.stamp_of(f, offset, size)
     data = read()
     cached, digest = baseindex.load_cached(data)
-    if cached is not None:
+    if cached is not None and cached.describes(data):
         btf = Btf.parse(data, index=cached)
     else:
         btf = Btf.parse(data)
