@@ -71,14 +71,17 @@ def write_atomically(path: str, data: bytes) -> None:
     old file, the new one or none. Any failure is ignored (the cache is optional).
     The temporary name ``<entry>.<pid>.<random>.tmp`` says whose it is (a run killed
     by SIGKILL between the two steps leaves it; see docs/performance.md)."""
+    from .interrupts import held
+
     tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(seal(data))
-        os.replace(tmp, path)
-    except OSError:
+    with held():   # SIGINT/SIGTERM wait: no temporary file is left behind
         try:
-            os.unlink(tmp)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(seal(data))
+            os.replace(tmp, path)
         except OSError:
-            pass
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

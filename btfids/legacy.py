@@ -15,7 +15,17 @@ from array import array
 from . import loader
 from .elf import SHF_COMPRESSED, SHT_NOBITS, SHT_SYMTAB, ElfError, ElfImage, Section, open_elf
 from .errors import BtfidsError
-from .symbols import BtfIdsSection, IdNode, patch_words, sort_sets
+from .interrupts import held
+from .symbols import (
+    BtfIdsSection,
+    BtfIdSymbols,
+    IdNode,
+    collect_from,
+    name_query,
+    patch_words,
+    resolve_ids,
+    sort_sets,
+)
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -88,34 +98,36 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
     # the symbols, the BTF (split on the base), the IDs resolved against it
     syms = loader.resolve_6_12(elf, section, symtab, btf_path, base_path, log, lap)
 
-    words = list(section.words)
+    # SIGINT/SIGTERM wait until the file is written through (btfids.interrupts)
+    with held():
+        words = list(section.words)
 
-    def swap_flags(node: IdNode, base: int) -> None:
-        words[base + 1] = _bswap(words[base + 1])
-        for i in range(node.cnt):
-            words[base + 3 + 2 * i] = _bswap(words[base + 3 + 2 * i])
+        def swap_flags(node: IdNode, base: int) -> None:
+            words[base + 1] = _bswap(words[base + 1])
+            for i in range(node.cnt):
+                words[base + 3 + 2 * i] = _bswap(words[base + 3 + 2 * i])
 
-    try:
-        patch_words(syms, words, log, count_warnings=False)
-        sort_sets(syms, words, log, swap_flags if cross else None)
-        _check_update(elf)
-        # elf_update's first step (libelf: ELF_E_WRITE_ERROR), before any other write
-        elf.grow_to_extent("FAILED elf_update(WRITE): cannot write data to file")
-    except BtfidsError:
-        # ELF_C_RDWR_MMAP: every store already went to the shared mapping of the file.
-        elf.write_at(ids_sec.offset, _host_bytes(words) + section.tail)
+        try:
+            patch_words(syms, words, log, count_warnings=False)
+            sort_sets(syms, words, log, swap_flags if cross else None)
+            _check_update(elf)
+            # elf_update's first step (libelf: ELF_E_WRITE_ERROR), before any other write
+            elf.grow_to_extent("FAILED elf_update(WRITE): cannot write data to file")
+        except BtfidsError:
+            # ELF_C_RDWR_MMAP: every store already went to the shared mapping of the file.
+            elf.write_at(ids_sec.offset, _host_bytes(words) + section.tail)
+            elf.flush()
+            raise
+        data = _host_bytes(words) + section.tail
+        if cross:
+            r = ids_sec.size % 4
+            data = data[:r] + _swapped(data[r:])
+        elf.write_at(ids_sec.offset, data)
+        for sec in fixes if cross else ():
+            _write_addralign(elf, sec)
+        elf.zero_gaps()
+        elf.truncate_to_extent()
         elf.flush()
-        raise
-    data = _host_bytes(words) + section.tail
-    if cross:
-        r = ids_sec.size % 4
-        data = data[:r] + _swapped(data[r:])
-    elf.write_at(ids_sec.offset, data)
-    for sec in fixes if cross else ():
-        _write_addralign(elf, sec)
-    elf.zero_gaps()
-    elf.truncate_to_extent()
-    elf.flush()
     lap("write")
     log.debug(f"update ok for {elf.path}")
 
