@@ -80,12 +80,14 @@ def _load(path: str, base: Btf | None, cache: bool, records: bool = True,
 
 
 def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = False,
-                      records: bool = True, parse: Parse = Btf.parse) -> Btf:
-    """The ELF half of :func:`load_btf`, on an already opened image."""
+                      records: bool = True, parse: Parse = Btf.parse,
+                      section_types: bool = True) -> Btf:
+    """The ELF half of :func:`load_btf`, on an already opened image.
+    ``section_types=False``: the 6.12 tool's libbpf, which does not check them."""
     btf_sec = elf.last_section(b".BTF")
     dist_sec = elf.last_section(b".BTF.base")
     for sec in (btf_sec, dist_sec, elf.last_section(b".BTF.ext")):
-        if sec is not None and sec.type != SHT_PROGBITS:
+        if section_types and sec is not None and sec.type != SHT_PROGBITS:
             raise BtfLoadError(
                 f"unexpected section type ({sec.type}) of section '{sec.name.decode()}'"
             )

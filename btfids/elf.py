@@ -107,7 +107,7 @@ class ElfImage:
             raw = f.read(shsize)
             return struct.unpack(shfmt, raw)  # struct.error when short
 
-        if shoff == 0:
+        if shoff == 0 and not self._libelf:   # libelf reads a table at 0 as any other
             num = 0
         elif shnum == 0:
             num = header(0)[5]

@@ -85,8 +85,8 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
             raise ElfError(f"FAILED get section({sec.index}) name")
         unit = 1 if sec.flags & SHF_COMPRESSED else _DATA_SIZE.get(sec.type, (1, 1))[
             elf.elfclass == 64]
-        if sec.type != SHT_NOBITS and (sec.offset + sec.size > elf.file_size
-                                       or sec.size % unit):
+        if sec.type != SHT_NOBITS and sec.size and (sec.offset + sec.size > elf.file_size
+                                                    or sec.size % unit):
             raise ElfError(f"FAILED to get section({sec.index}) data from "
                            f"{sec.name.decode('latin-1')}")
         log.debug2(
@@ -166,7 +166,7 @@ def _load(elf: ElfImage, btf_path: str | None, base_path: str | None, parse: Par
         # only names and kinds are read: the records stay undecoded
         if btf_path:
             return load_btf(btf_path, base, records=False, parse=parse)
-        return load_btf_from_elf(elf, base, records=False, parse=parse)
+        return load_btf_from_elf(elf, base, records=False, parse=parse, section_types=False)
     except BtfLoadError as exc:
         raise BtfidsError(f"FAILED: load BTF from {btf_path or elf.path}: {exc}") from exc
 
@@ -191,8 +191,8 @@ def _update_headers(elf: ElfImage) -> tuple[list[tuple[int, bytes]], BtfidsError
     section (libelf's ``updatenull``; found by differential fuzzing against the 6.12
     tool): without program headers ``e_phoff`` becomes 0; then section by section a
     record type's ``sh_entsize`` is set to its record size (:data:`_DATA_UNIT`), and a
-    section fails the update when it is compressed, allocated and has an entry size
-    (``invalid section flags``), when its ``sh_addralign`` is not a power of two (or 0),
+    section fails the update when it is compressed, allocated and has entries of more
+    than a byte (``invalid section flags``), when its ``sh_addralign`` is not a power of two (or 0),
     or below a compressed section's header alignment (on x86 libelf asks no alignment
     of other data: ``invalid section alignment``), or when its ``sh_entsize`` does not
     divide its size (a compressed section's: the size in its header; ``invalid section
@@ -206,7 +206,7 @@ def _update_headers(elf: ElfImage) -> tuple[list[tuple[int, bytes]], BtfidsError
     need = 8 if is64 else 4
     for sec in elf.sections[1:]:
         compressed = sec.flags & SHF_COMPRESSED
-        if compressed and sec.flags & SHF_ALLOC and sec.entsize:
+        if compressed and sec.flags & SHF_ALLOC and sec.entsize > 1:
             return stores, BtfidsError("FAILED elf_update(WRITE): invalid section flags")
         a = sec.addralign
         if a & (a - 1) or (compressed and a < need):
