@@ -249,8 +249,11 @@ class ElfImage:
         return None
 
     def extent(self) -> int:
-        """End of the ELF proper: headers, section header table, non-NOBITS sections."""
-        end = max(self.ehsize, self.phoff + self.phnum * self.phentsize if self.phnum else 0)
+        """End of the ELF proper: headers, section header table, non-NOBITS sections.
+        (``libelf``: the 6.12 tool never loads the program headers, so libelf leaves
+        them out: a wild ``e_phoff`` never grows the file.)"""
+        end = max(self.ehsize, self.phoff + self.phnum * self.phentsize
+                  if self.phnum and not self._libelf else 0)
         end = max(end, self.shoff + self.shentsize * len(self.sections))
         for sec in self.sections[1:]:
             if sec.type != SHT_NOBITS:
