@@ -86,10 +86,7 @@ class Child:
                 import gc
                 import io
 
-                from ..interrupts import restore_defaults
-
-                restore_defaults()   # SIGINT/SIGTERM end it; the parent cleans up
-                lifeline.child_side(line)   # and so does the parent's end
+                lifeline.child_side(line)   # dies with the parent, and on SIGINT/SIGTERM
                 os.close(read)
                 gc.disable()
                 sys.stdout = sys.stderr = io.StringIO()  # the parent does the talking

@@ -30,9 +30,14 @@ def parent_side(line: tuple[int, int]) -> int:
 
 
 def child_side(line: tuple[int, int]) -> None:
-    """In the child after the fork: end this process as soon as the parent is gone."""
+    """In the child after the fork: end this process as soon as the parent is gone,
+    and at once on SIGINT/SIGTERM (the default action: the parent, which may have
+    turned them into an exception (:mod:`btfids.interrupts`), does the cleanup)."""
+    import _signal
     import _thread
 
+    for signum in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(signum, _signal.SIG_DFL)
     os.close(line[1])
     _thread.start_new_thread(_wait_for_parent, (line[0],))
 
