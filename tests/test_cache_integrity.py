@@ -83,7 +83,8 @@ def _flip(data: bytes, bits: int, rng: random.Random) -> bytes:
     return bytes(out)
 
 
-def _trials(corpus: Path, tmp_path: Path, cache: Path, per_width: int) -> None:
+def _trials(corpus: Path, tmp_path: Path, cache: Path, per_width: int,
+            seed: int = SEED) -> dict[str, int]:
     runner = Runner(corpus, tmp_path / "runs")
     runner.work.mkdir()
     refs = _references(runner)
@@ -92,8 +93,8 @@ def _trials(corpus: Path, tmp_path: Path, cache: Path, per_width: int) -> None:
         assert (code, got) == (0, refs[i]), err
     good = _entries(cache)
     assert {n.split("-")[0] for n in good} == {"base", "stat", "toml"}, sorted(good)
-    rng = random.Random(SEED)
-    counts = {"trials": 0, "wrong": 0}
+    rng = random.Random(seed)
+    counts = {"trials": 0, "wrong": 0, "files": len(good)}
     for bits in (1, 8, 64):
         for _ in range(per_width):
             damaged = {name: _flip(data, bits, rng) for name, data in good.items()}
@@ -108,18 +109,43 @@ def _trials(corpus: Path, tmp_path: Path, cache: Path, per_width: int) -> None:
             for name, data in _entries(cache).items():
                 assert data == good[name] or (
                     name.startswith("toml-") and data == damaged[name]), (bits, name)
+    return counts
+
+
+def _report(counts: dict[str, int], seeds: str) -> None:
     print(f"\ncache integrity: {counts['trials']} trials (1/8/64 bit flips in all "
-          f"{len(good)} cache files), {counts['wrong']} wrong outputs, seed {SEED}")
+          f"{counts['files']} cache files), {counts['wrong']} wrong outputs, 0 failures, "
+          f"seed {seeds}")
 
 
 def test_bit_flips_never_change_an_output(corpus: Path, tmp_path: Path, cache: Path) -> None:
-    _trials(corpus, tmp_path, cache, per_width=2)
+    _report(_trials(corpus, tmp_path, cache, per_width=2), str(SEED))
+
+
+def _sweep_worker(job: tuple[str, str, int]) -> dict[str, int]:
+    corpus, tmp, seed = job
+    cache = Path(tmp) / "cache"
+    os.environ[ENV_CACHE_DIR] = str(cache)
+    os.environ.pop(ENV_CACHE, None)
+    baseindex.SETTLE_NS = 0
+    return _trials(Path(corpus), Path(tmp), cache, per_width=50, seed=seed)
 
 
 @pytest.mark.sweep
-def test_bit_flips_never_change_an_output_sweep(corpus: Path, tmp_path: Path,
-                                                cache: Path) -> None:
-    _trials(corpus, tmp_path, cache, per_width=100)
+def test_bit_flips_never_change_an_output_sweep(corpus: Path, tmp_path: Path) -> None:
+    """300 trials over two processes (each its own cache directory and seed)."""
+    import multiprocessing
+
+    jobs = []
+    for k in range(2):
+        (tmp_path / str(k)).mkdir()
+        jobs.append((str(corpus), str(tmp_path / str(k)), SEED + k))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        parts = pool.map(_sweep_worker, jobs)
+    total = {k: sum(p[k] for p in parts) for k in ("trials", "wrong")}
+    total["files"] = parts[0]["files"]
+    _report(total, f"{SEED}, {SEED + 1}")
+    assert total["trials"] == 300 and total["wrong"] == 0
 
 
 def _index_damage(good: bytes) -> dict[str, bytes | None]:
