@@ -110,7 +110,10 @@ class ElfImage:
         if shoff == 0 and not self._libelf:   # libelf reads a table at 0 as any other
             num = 0
         elif shnum == 0:
-            num = header(0)[5]
+            # libelf: no section 0 to hold the count means no sections
+            num = 0 if self._libelf and shoff + shsize > self.file_size else header(0)[5]
+            if self._libelf and num and shoff + num * shsize > self.file_size:
+                raise ElfError("FAILED cannot create ELF descriptor: invalid ELF file data")
         else:
             num = shnum
         self.shstrndx = header(0)[6] if shstrndx == SHN_XINDEX else shstrndx

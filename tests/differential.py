@@ -161,11 +161,21 @@ def run_case(ref: str, base: str, rel: str, damaged: bytes, with_base: bool,
         "c_err": c_err.strip().splitlines()[-1:] if c_err.strip() else [],
         "py_err": py_err.strip().splitlines()[-1:] if py_err.strip() else [],
         "internal": "internal error" in py_err or "Traceback" in py_err,
+        "ids_over_ehdr": _ids_over_ehdr(damaged),
         "leftovers": leftovers,
     }
 
 
 _BIG = 1 << 26
+
+
+def _ids_over_ehdr(data: bytes) -> bool:
+    """Whether ``.BTF_ids`` starts inside the ELF header (where libelf, writing the
+    patched words, writes over the header it is updating)."""
+    try:
+        return any(name == b".BTF_ids" and off < 64 for name, _, off, _ in sections(data))
+    except (struct.error, ValueError, IndexError):
+        return False
 
 
 def _read_head(path: Path) -> bytes:

@@ -272,7 +272,7 @@ def test_damaged_corpus_inputs_fail_cleanly(corpus: Path) -> None:
         print(f"  {k:6d}  {what}: {o}")
     print("  most frequent failure lines:")
     for kind, k in kinds.most_common(12):
-        print(f"  {k:6d}  {kind[9:]}")
+        print(f"  {k:6d}  {kind[8:]}")
     bad = [d for _, o, d in results if o not in ("ok",) and not o.startswith("failed")]
     assert not bad, bad[:10]
 
