@@ -8,14 +8,12 @@ file (§5), zeroed inter-section gaps and truncation to the ELF extent (§5).
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import time
 from array import array
 
-from .btf.background import BackgroundChecks
-from .btfio import BtfLoadError, btf_size, load_base_btf, load_btf, load_btf_from_elf
+from . import loader
 from .elf import (
     SHF_ALLOC,
     SHF_COMPRESSED,
@@ -28,16 +26,7 @@ from .elf import (
 )
 from .errors import BtfidsError
 from .interrupts import held
-from .symbols import (
-    BtfIdsSection,
-    BtfIdSymbols,
-    IdNode,
-    collect_from,
-    name_query,
-    patch_words,
-    resolve_ids,
-    sort_sets,
-)
+from .symbols import BtfIdsSection, IdNode, patch_words, sort_sets
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -153,37 +142,6 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
         elf.flush()
     lap("write")
     log.debug(f"update ok for {elf.path}")
-
-
-def _load(elf: ElfImage, btf_path: str | None, base_path: str | None, parse: Parse) -> Btf:
-    base = None
-    if base_path:
-        try:
-            base = load_base_btf(base_path)  # base index cache, as the newest flow
-        except BtfLoadError as exc:
-            raise BtfidsError(f"FAILED: load base BTF from {base_path}: {exc}") from exc
-    try:
-        # only names and kinds are read: the records stay undecoded
-        if btf_path:
-            return load_btf(btf_path, base, records=False, parse=parse)
-        return load_btf_from_elf(elf, base, records=False, parse=parse, section_types=False)
-    except BtfLoadError as exc:
-        raise BtfidsError(f"FAILED: load BTF from {btf_path or elf.path}: {exc}") from exc
-
-
-def _resolve_while_checking(syms: BtfIdSymbols, btf: Btf, log: Log,
-                            checks: BackgroundChecks) -> None:
-    """``resolve_ids`` while the BTF's sanity checks may still run in a child process:
-    its lines are held until the verdict, so an invalid BTF fails as in a serial run
-    (the load error, and no line of a resolution upstream never starts)."""
-    stream = log.stream
-    log.stream = held = io.StringIO()
-    try:
-        resolve_ids(syms, btf, log, count_warnings=False)
-    finally:
-        log.stream = stream
-        checks.wait()
-        stream.write(held.getvalue())
 
 
 def _update_headers(elf: ElfImage) -> tuple[list[tuple[int, bytes]], BtfidsError | None]:
