@@ -174,7 +174,7 @@ def _ids_over_ehdr(data: bytes) -> bool:
     patched words, writes over the header it is updating)."""
     try:
         return any(name == b".BTF_ids" and off < 64 for name, _, off, _ in sections(data))
-    except (struct.error, ValueError, IndexError):
+    except (struct.error, ValueError, IndexError, OverflowError):   # a damaged table
         return False
 
 

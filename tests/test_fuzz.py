@@ -160,10 +160,10 @@ def _btf_damage(btf: bytes, rng: random.Random) -> tuple[bytes, str]:
 def _sweep_case(n: int, seed: int, originals: dict[str, bytes], base: bytes, work: Path
                 ) -> tuple[str, list[str], bool]:
     """Write case ``n``'s inputs into ``work``; (outcome key of the inputs, argv, the
-    run may rewrite the ELF). Cases: 72% the module's ELF (differential.mutate: ELF
-    header, section table, .symtab/.strtab/.BTF/.BTF_ids bytes, cuts), 25% its .BTF
-    (header, types, strings), given inside the ELF or as ``--btf``, 3% the base BTF
-    (``-b``; --no-cache: each is a full parse of vmlinux's BTF, most of the time)."""
+    run may rewrite the ELF). Cases: 70% the module's ELF (differential.mutate: ELF
+    header, section table, .symtab/.strtab/.BTF/.BTF_ids bytes, cuts), 20% its .BTF
+    (header, types, strings), given inside the ELF or as ``--btf``, 10% the base BTF
+    (``-b``; --no-cache: most of them a full parse of vmlinux's BTF)."""
     from differential import mutate, sections
 
     rng = random.Random(seed * 1_000_003 + n)
@@ -173,10 +173,10 @@ def _sweep_case(n: int, seed: int, originals: dict[str, bytes], base: bytes, wor
     elf_path, base_path = work / Path(rel).name, work / "btf-vmlinux"
     args = ["-b", str(base_path)]
     roll = rng.random()
-    if roll < 0.72:
+    if roll < 0.7:
         elf, _ = mutate(elf, rng)
         what = "ELF"
-    elif roll < 0.97:
+    elif roll < 0.9:
         (_, _, off, size), = [s for s in sections(elf) if s[0] == b".BTF"]
         btf, _ = _btf_damage(elf[off:off + size], rng)
         if rng.random() < 0.5 and "linux-6.12" not in mode:
