@@ -120,6 +120,8 @@ class ElfImage:
         heads: list[tuple[int, ...]] = []
         if num and self._libelf and shoff + num * shsize > self.file_size:
             num = 0
+        if self._libelf and not num and shstrndx == SHN_XINDEX:
+            raise ValueError("no section 0 to hold the string table index")
         if num:
             # the whole table in one read: header(i) for each i, failing the same way
             stride = self.shentsize
@@ -330,6 +332,10 @@ class ElfImage:
             except (OSError, OverflowError) as exc:
                 raise ElfError(failure) from exc
             self.file_size = end
+            if self._libelf:
+                # the 6.12 tool's libelf has the file grown, then cannot grow its
+                # shared mapping in place (an empty section past the end, say)
+                raise ElfError(failure)
 
     def truncate_to_extent(self) -> None:
         """Cut what lies past :meth:`extent` (a module signature), ``elf_update``'s last

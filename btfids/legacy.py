@@ -147,7 +147,8 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
 def _update_headers(elf: ElfImage) -> tuple[list[tuple[int, bytes]], BtfidsError | None]:
     """What ``elf_update`` with ELF_F_LAYOUT does to the headers before it writes any
     section (libelf's ``updatenull``; found by differential fuzzing against the 6.12
-    tool): without program headers ``e_phoff`` becomes 0; then section by section a
+    tool): ``e_ehsize`` gets libelf's size and, without program headers, ``e_phoff``
+    becomes 0; then section by section a
     record type's ``sh_entsize`` is set to its record size (:data:`_DATA_UNIT`), and a
     section fails the update when it is compressed, allocated and has entries of more
     than a byte (``invalid section flags``), when its ``sh_addralign`` is not a power of two (or 0),
@@ -158,7 +159,7 @@ def _update_headers(elf: ElfImage) -> tuple[list[tuple[int, bytes]], BtfidsError
     None). :func:`_ehdr_sizes` come with the write itself."""
     is64 = elf.elfclass == 64
     o = elf.order
-    stores = []
+    stores = [(52 if is64 else 40, struct.pack(o + "H", elf.ehsize))]
     if not elf.phnum:
         stores.append((32, struct.pack(o + "Q", 0)) if is64 else (28, struct.pack(o + "I", 0)))
     need = 8 if is64 else 4
@@ -194,11 +195,10 @@ def _chdr_size(elf: ElfImage, sec: Section) -> int:
 
 
 def _ehdr_sizes(elf: ElfImage) -> list[tuple[int, bytes]]:
-    """The ELF header's ``e_ehsize`` and ``e_shentsize`` as libelf writes them: its own
-    structure sizes, whatever the file said (a successful update only)."""
+    """The ELF header's ``e_shentsize`` as libelf writes it: its own structure size,
+    whatever the file said (a successful update only)."""
     is64 = elf.elfclass == 64
-    return [(52 if is64 else 40, struct.pack(elf.order + "H", elf.ehsize)),
-            (58 if is64 else 46, struct.pack(elf.order + "H", elf.shentsize))]
+    return [(58 if is64 else 46, struct.pack(elf.order + "H", elf.shentsize))]
 
 
 def _store(elf: ElfImage, stores: list[tuple[int, bytes]]) -> None:
