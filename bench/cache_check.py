@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corpus import corpus_path
+from timing import timed_ok
 
 from btfids import cache
 from btfids.btf import baseindex
@@ -80,13 +80,8 @@ def main() -> int:
     elf = work / mod.name
     os.symlink(mod, elf)
     argv = [str(BIN / "resolve_btfids"), "-b", str(base), str(elf)]
-    subprocess.run(argv, check=True)   # warm: stamp recorded when the base is settled
-    walls = []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        subprocess.run(argv, check=True)
-        walls.append(time.perf_counter() - t)
-    wall = statistics.median(walls)
+    timed_ok(argv)   # warm: stamp recorded when the base is settled
+    wall = statistics.median(timed_ok(argv)[0] for _ in range(args.repeat))
     print(f"cached module run (nf_conntrack, whole process): {wall * 1e3:.1f} ms median; "
           f"the check is {(checked - unchecked) / wall * 100:.1f}% of it")
     return 0
