@@ -80,12 +80,14 @@ def _load(path: str, base: Btf | None, cache: bool, records: bool = True,
 
 
 def load_btf_from_elf(elf: ElfImage, base: Btf | None = None, *, cache: bool = False,
-                      records: bool = True, parse: Parse = Btf.parse) -> Btf:
-    """The ELF half of :func:`load_btf`, on an already opened image."""
+                      records: bool = True, parse: Parse = Btf.parse,
+                      section_types: bool = True) -> Btf:
+    """The ELF half of :func:`load_btf`, on an already opened image.
+    ``section_types=False``: the 6.12 tool's libbpf, which does not check them."""
     btf_sec = elf.last_section(b".BTF")
     dist_sec = elf.last_section(b".BTF.base")
     for sec in (btf_sec, dist_sec, elf.last_section(b".BTF.ext")):
-        if sec is not None and sec.type != SHT_PROGBITS:
+        if section_types and sec is not None and sec.type != SHT_PROGBITS:
             raise BtfLoadError(
                 f"unexpected section type ({sec.type}) of section '{sec.name.decode()}'"
             )
@@ -129,13 +131,13 @@ def _parse_base(f: BinaryIO, offset: int, size: int, read: Callable[[], bytes]) 
     if not cache_enabled():
         return Btf.parse(read())
     hit = baseindex.load_by_stamp(f, offset, size)
-    if hit is not None:
+    if hit is not None and hit[0].describes(hit[1]):
         idx, view = hit
         return Btf.parse(view, index=idx)
     before = baseindex.stamp_of(f, offset, size)
     data = read()
     cached, digest = baseindex.load_cached(data)
-    if cached is not None:
+    if cached is not None and cached.describes(data):
         btf = Btf.parse(data, index=cached)
     else:
         btf = Btf.parse(data)

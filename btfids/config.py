@@ -221,10 +221,14 @@ def _parsed_cache(text: bytes) -> dict[str, Any] | None:
         return None
     import marshal
 
+    from .cache import read_sealed
+
+    blob = read_sealed(path)   # None when missing or failing its crc32
+    if blob is None:
+        return None
     try:
-        with open(path, "rb") as f:
-            stored, data = marshal.loads(f.read())
-    except (OSError, EOFError, ValueError, TypeError):
+        stored, data = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
         return None
     return data if stored == text and isinstance(data, dict) else None
 

@@ -23,6 +23,7 @@ SHT_PROGBITS = 1
 SHT_SYMTAB = 2
 SHT_STRTAB = 3
 SHT_NOBITS = 8
+SHF_ALLOC = 0x2
 SHF_COMPRESSED = 0x800
 SHN_XINDEX = 0xFFFF
 ET_REL = 1
@@ -57,9 +58,10 @@ class Symbol:
 class ElfImage:
     """An ELF file opened for reading: header facts, sections, section bytes."""
 
-    def __init__(self, path: str, stream: BinaryIO) -> None:
+    def __init__(self, path: str, stream: BinaryIO, libelf: bool = False) -> None:
         self.path = path
         self._f = stream
+        self._libelf = libelf
         self.file_size = os.fstat(stream.fileno()).st_size
         try:
             self._parse_headers()
@@ -90,6 +92,12 @@ class ElfImage:
             shfmt = order + "IIIIIIIIII"
         self.shoff = shoff
         shsize = struct.calcsize(shfmt)
+        if self._libelf:
+            # libelf (elf_begin of the 6.12 tool) reads the table with the structure's
+            # own stride whatever e_shentsize says, and sees no section at all when the
+            # table does not fit in the file (found by differential fuzzing)
+            self.e_shentsize, self.shentsize = self.shentsize, shsize
+            self.e_ehsize, self.ehsize = self.ehsize, 64 if self.elfclass == 64 else 52
 
         def header(i: int) -> tuple[int, ...]:
             pos = shoff + i * self.shentsize
@@ -99,14 +107,21 @@ class ElfImage:
             raw = f.read(shsize)
             return struct.unpack(shfmt, raw)  # struct.error when short
 
-        if shoff == 0:
+        if shoff == 0 and not self._libelf:   # libelf reads a table at 0 as any other
             num = 0
         elif shnum == 0:
-            num = header(0)[5]
+            # libelf: no section 0 to hold the count means no sections
+            num = 0 if self._libelf and shoff + shsize > self.file_size else header(0)[5]
+            if self._libelf and num and shoff + num * shsize > self.file_size:
+                raise ElfError("FAILED cannot create ELF descriptor: invalid ELF file data")
         else:
             num = shnum
         self.shstrndx = header(0)[6] if shstrndx == SHN_XINDEX else shstrndx
         heads: list[tuple[int, ...]] = []
+        if num and self._libelf and shoff + num * shsize > self.file_size:
+            num = 0
+        if self._libelf and not num and shstrndx == SHN_XINDEX:
+            raise ValueError("no section 0 to hold the string table index")
         if num:
             # the whole table in one read: header(i) for each i, failing the same way
             stride = self.shentsize
@@ -117,11 +132,19 @@ class ElfImage:
             unpack = struct.Struct(shfmt).unpack_from   # struct.error when short
             heads = [unpack(table, i * stride) for i in range(num)]
         names = b""
-        if num:
+        #: sections whose name libelf's elf_strptr cannot read (``libelf`` only)
+        self.bad_names: set[int] = set()
+        if num and self._libelf and (self.shstrndx >= num or heads[self.shstrndx][1] != 3
+                                     or heads[self.shstrndx][2] & SHF_COMPRESSED):
+            self.bad_names.update(range(1, num))   # no string table to read them from
+        elif num:
             # read like pyelftools did: even an index past the table is a header read
             nh = heads[self.shstrndx] if self.shstrndx < num else header(self.shstrndx)
             if nh[1] != SHT_NOBITS:
                 names = self._read_at(nh[4], nh[5])
+            if self._libelf:
+                self.bad_names.update(i for i in range(1, num) if heads[i][0] >= len(names)
+                                      or names.find(b"\0", heads[i][0]) < 0)
         out: list[Section] = []
         for i, (name_off, typ, flags, addr, off, size, link, _, align, entsize) in enumerate(
                 heads):
@@ -193,10 +216,12 @@ class ElfImage:
         if strsec is not None and strsec.type != SHT_NOBITS and (
                 strsec.offset + strsec.size > self.file_size):
             raise self._truncated()   # read only if a symbol is in the section
-        count = symtab.size // symtab.entsize
         is64 = self.elfclass == 64
         fmt = self.order + ("IBBHQQ" if is64 else "IIIBBH")
-        entsize = symtab.entsize
+        # libelf's gelf_getsym: entries of the structure's own size, whatever
+        # sh_entsize says; sh_entsize only sets the count (symbol_overrun)
+        entsize = 24 if is64 else 16
+        count = min(symtab.size // symtab.entsize, len(data) // entsize)
         strtab: bytes | None = None
         out: list[Symbol] = []
         for i in _maybe_in_section(data, count, entsize, 6 if is64 else 14, shndx,
@@ -217,9 +242,23 @@ class ElfImage:
                     out.append(Symbol(strtab[noff:end], value, size, shndx))
         return out
 
+    def symbol_overrun(self, symtab: Section) -> ElfError | None:
+        """The error of a symbol table whose ``sh_size / sh_entsize`` counts more
+        entries than it holds: upstream reads them all, and its ``gelf_getsym`` fails
+        past the last real one (exit 255, no message: Decision D12). None if it fits."""
+        size = 24 if self.elfclass == 64 else 16
+        if symtab.entsize and symtab.size // symtab.entsize > symtab.size // size:
+            return ElfError(f"FAILED: {self.path}: symbol table sh_entsize {symtab.entsize}"
+                            f" counts {symtab.size // symtab.entsize} symbols, it holds"
+                            f" {symtab.size // size}")
+        return None
+
     def extent(self) -> int:
-        """End of the ELF proper: headers, section header table, non-NOBITS sections."""
-        end = max(self.ehsize, self.phoff + self.phnum * self.phentsize if self.phnum else 0)
+        """End of the ELF proper: headers, section header table, non-NOBITS sections.
+        (``libelf``: the 6.12 tool never loads the program headers, so libelf leaves
+        them out: a wild ``e_phoff`` never grows the file.)"""
+        end = max(self.ehsize, self.phoff + self.phnum * self.phentsize
+                  if self.phnum and not self._libelf else 0)
         end = max(end, self.shoff + self.shentsize * len(self.sections))
         for sec in self.sections[1:]:
             if sec.type != SHT_NOBITS:
@@ -293,6 +332,10 @@ class ElfImage:
             except (OSError, OverflowError) as exc:
                 raise ElfError(failure) from exc
             self.file_size = end
+            if self._libelf:
+                # the 6.12 tool's libelf has the file grown, then cannot grow its
+                # shared mapping in place (an empty section past the end, say)
+                raise ElfError(failure)
 
     def truncate_to_extent(self) -> None:
         """Cut what lies past :meth:`extent` (a module signature), ``elf_update``'s last
@@ -343,16 +386,18 @@ def _minus(a: int, b: int, c: int, d: int) -> list[tuple[int, int]]:
 
 
 def open_elf(
-    path: str, *, writable: bool = False, open_msg: str = "FAILED cannot open"
+    path: str, *, writable: bool = False, open_msg: str = "FAILED cannot open",
+    libelf: bool = False,
 ) -> ElfImage:
     """Open ``path`` (read-only unless ``writable``: Decision D2) and parse its headers.
-    An open failure is ``<open_msg> <path>: <strerror>``."""
+    An open failure is ``<open_msg> <path>: <strerror>``. ``libelf``: read the section
+    header table as the 6.12 tool's libelf does (stride, a table past the end)."""
     try:
         f = open(path, "r+b" if writable else "rb")  # noqa: SIM115 - owned by the ElfImage
     except OSError as exc:
         raise ElfError(f"{open_msg} {path}: {exc.strerror}") from exc
     try:
-        return ElfImage(path, f)
+        return ElfImage(path, f, libelf)
     except BaseException:
         f.close()
         raise

@@ -479,8 +479,11 @@ def run_batch(
 
     _WORKER = (pipe, opts, report)
     try:
+        from .interrupts import restore_defaults
+
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs) as pool:
+        # SIGINT/SIGTERM stop a worker outright; this process unwinds and ends the pool
+        with ctx.Pool(jobs, initializer=restore_defaults) as pool:
             for item in pool.imap(_worker_run, elfs, chunksize=1):
                 items.append(item)
                 if done is not None:
@@ -517,8 +520,17 @@ def write_outputs(files: Sequence[tuple[str, bytes]], log: Log) -> list[str]:
     """Write every file to a temporary name in its directory, then rename all in order.
 
     Any failure before the renames removes the temporary files and writes nothing.
-    Messages follow upstream (``Couldn't open %s for writing``, ``Failed to write data
-    to %s``, debug ``Dumped %lu bytes of data to %s``)."""
+    SIGINT/SIGTERM wait until the outputs are all in place or all gone
+    (:mod:`btfids.interrupts`). Messages follow upstream (``Couldn't open %s for
+    writing``, ``Failed to write data to %s``, debug ``Dumped %lu bytes of data to
+    %s``)."""
+    from .interrupts import held
+
+    with held():
+        return _write_outputs(files, log)
+
+
+def _write_outputs(files: Sequence[tuple[str, bytes]], log: Log) -> list[str]:
     check_output_paths([p for p, _ in files])
     staged: list[tuple[int, str, str, str, int]] = []  # dir fd, tmp, final base, path, size
     dir_fds: dict[str, int] = {}

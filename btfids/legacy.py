@@ -8,13 +8,24 @@ file (§5), zeroed inter-section gaps and truncation to the ELF extent (§5).
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from array import array
 
 from . import loader
-from .elf import SHF_COMPRESSED, SHT_NOBITS, SHT_SYMTAB, ElfError, ElfImage, Section, open_elf
+from .elf import (
+    SHF_ALLOC,
+    SHF_COMPRESSED,
+    SHT_NOBITS,
+    SHT_SYMTAB,
+    ElfError,
+    ElfImage,
+    Section,
+    open_elf,
+)
 from .errors import BtfidsError
+from .interrupts import held
 from .symbols import BtfIdsSection, IdNode, patch_words, sort_sets
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -23,13 +34,13 @@ if TYPE_CHECKING:
 
 _HOST = "<" if struct.pack("=I", 1) == struct.pack("<I", 1) else ">"
 
-# Alignment libelf gives each section's data (``__libelf_type_align`` of the ELF type the
-# section type maps to). With ELF_F_LAYOUT ``elf_update`` refuses a section whose
-# sh_addralign is not a power of two or is below it -- so 0 always fails, since the 6.12
-# tool loads the data of every section. Types not listed hold bytes (alignment 1).
-_ALIGN_4 = {5, 7, 17, 18, 0x6FFFFFF7, 0x6FFFFFFD, 0x6FFFFFFE}  # HASH NOTE GROUP SHNDX LIB VER*
-_ALIGN_CLASS = {2, 4, 6, 9, 11, 14, 15, 16, 0x6FFFFFF6}  # SYM RELA DYN REL DYNSYM *ARRAY GNUHASH
-_ALIGN_2 = {0x6FFFFFFF}  # GNU_versym
+# Size of one entry of a section's data type (ELF32, ELF64), for the section types whose
+# data libelf converts as records: elf_getdata fails on a size that is not a multiple,
+# and elf_update writes that size back as sh_entsize (found by differential fuzzing).
+_DATA_UNIT = {2: (16, 24), 11: (16, 24), 4: (12, 24), 9: (8, 16), 6: (8, 16), 5: (4, 4),
+              0x6FFFFFFF: (2, 2)}   # SYMTAB DYNSYM RELA REL DYNAMIC HASH GNU_versym
+# elf_getdata's record sizes: those, and arrays of addresses and words
+_DATA_SIZE = {**_DATA_UNIT, 14: (4, 8), 15: (4, 8), 16: (4, 8), 17: (4, 4), 18: (4, 4)}
 
 
 def run_in_place(
@@ -39,7 +50,7 @@ def run_in_place(
     """Run the 6.12 tool on ``elf_path`` (changing it in place). Raises
     :class:`~btfids.errors.BtfidsError` (exit 255) with the upstream message.
     ``seconds`` receives the wall time of each step (for ``--report``)."""
-    with open_elf(elf_path, writable=True) as elf:
+    with open_elf(elf_path, writable=True, libelf=True) as elf:
         _run(elf, btf_path, base_path, log, {} if seconds is None else seconds)
 
 
@@ -59,8 +70,14 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
     ids_sec: Section | None = None
     fixes: list[Section] = []
     for sec in elf.sections[1:]:
-        if sec.type != SHT_NOBITS and sec.offset + sec.size > elf.file_size:
-            raise ElfError(f"FAILED to get section({sec.index}) data from {elf.path}")
+        if sec.index in elf.bad_names:
+            raise ElfError(f"FAILED get section({sec.index}) name")
+        unit = 1 if sec.flags & SHF_COMPRESSED else _DATA_SIZE.get(sec.type, (1, 1))[
+            elf.elfclass == 64]
+        if sec.type != SHT_NOBITS and sec.size and (sec.offset + sec.size > elf.file_size
+                                                    or sec.size % unit):
+            raise ElfError(f"FAILED to get section({sec.index}) data from "
+                           f"{sec.name.decode('latin-1')}")
         log.debug2(
             f"section({sec.index}) {sec.name.decode('latin-1')}, size {sec.size}, link"
             f" {sec.link}, flags {sec.flags:x}, type={sec.type}"
@@ -88,53 +105,105 @@ def _run(elf: ElfImage, btf_path: str | None, base_path: str | None, log: Log,
     # the symbols, the BTF (split on the base), the IDs resolved against it
     syms = loader.resolve_6_12(elf, section, symtab, btf_path, base_path, log, lap)
 
-    words = list(section.words)
+    # SIGINT/SIGTERM wait until the file is written through (btfids.interrupts)
+    with held():
+        words = list(section.words)
 
-    def swap_flags(node: IdNode, base: int) -> None:
-        words[base + 1] = _bswap(words[base + 1])
-        for i in range(node.cnt):
-            words[base + 3 + 2 * i] = _bswap(words[base + 3 + 2 * i])
+        def swap_flags(node: IdNode, base: int) -> None:
+            words[base + 1] = _bswap(words[base + 1])
+            for i in range(node.cnt):
+                words[base + 3 + 2 * i] = _bswap(words[base + 3 + 2 * i])
 
-    try:
-        patch_words(syms, words, log, count_warnings=False)
-        sort_sets(syms, words, log, swap_flags if cross else None)
-        _check_update(elf)
-        # elf_update's first step (libelf: ELF_E_WRITE_ERROR), before any other write
-        elf.grow_to_extent("FAILED elf_update(WRITE): cannot write data to file")
-    except BtfidsError:
-        # ELF_C_RDWR_MMAP: every store already went to the shared mapping of the file.
-        elf.write_at(ids_sec.offset, _host_bytes(words) + section.tail)
+        try:
+            patch_words(syms, words, log, count_warnings=False)
+            sort_sets(syms, words, log, swap_flags if cross else None)
+            stores, error = _update_headers(elf)
+            if not cross:   # made in the shared mapping, so kept even when it fails
+                _store(elf, stores)
+            if error is not None:
+                raise error
+            # elf_update's first write (libelf: ELF_E_WRITE_ERROR), before the others
+            elf.grow_to_extent("FAILED elf_update(WRITE): cannot write data to file")
+        except BtfidsError:
+            # ELF_C_RDWR_MMAP: every store already went to the shared mapping of the file.
+            elf.write_at(ids_sec.offset, _host_bytes(words) + section.tail)
+            elf.flush()
+            raise
+        data = _host_bytes(words) + section.tail
+        if cross:
+            r = ids_sec.size % 4
+            data = data[:r] + _swapped(data[r:])
+        elf.write_at(ids_sec.offset, data)
+        _store(elf, (stores if cross else []) + _ehdr_sizes(elf))
+        for sec in fixes if cross else ():
+            _write_addralign(elf, sec)
+        elf.zero_gaps()
+        elf.truncate_to_extent()
         elf.flush()
-        raise
-    data = _host_bytes(words) + section.tail
-    if cross:
-        r = ids_sec.size % 4
-        data = data[:r] + _swapped(data[r:])
-    elf.write_at(ids_sec.offset, data)
-    for sec in fixes if cross else ():
-        _write_addralign(elf, sec)
-    elf.zero_gaps()
-    elf.truncate_to_extent()
-    elf.flush()
     lap("write")
     log.debug(f"update ok for {elf.path}")
 
 
-def _check_update(elf: ElfImage) -> None:
-    """``elf_update`` with ELF_F_LAYOUT: every section's ``sh_addralign`` must be a power
-    of two and at least the alignment of its (loaded) data."""
+def _update_headers(elf: ElfImage) -> tuple[list[tuple[int, bytes]], BtfidsError | None]:
+    """What ``elf_update`` with ELF_F_LAYOUT does to the headers before it writes any
+    section (libelf's ``updatenull``; found by differential fuzzing against the 6.12
+    tool): ``e_ehsize`` gets libelf's size and, without program headers, ``e_phoff``
+    becomes 0; then section by section a
+    record type's ``sh_entsize`` is set to its record size (:data:`_DATA_UNIT`), and a
+    section fails the update when it is compressed, allocated and has entries of more
+    than a byte (``invalid section flags``), when its ``sh_addralign`` is not a power of two (or 0),
+    or below a compressed section's header alignment (on x86 libelf asks no alignment
+    of other data: ``invalid section alignment``), or when its ``sh_entsize`` does not
+    divide its size (a compressed section's: the size in its header; ``invalid section
+    entry size``). Returns (the stores up to the failure, in order; the failure or
+    None). :func:`_ehdr_sizes` come with the write itself."""
+    is64 = elf.elfclass == 64
+    o = elf.order
+    stores = [(52 if is64 else 40, struct.pack(o + "H", elf.ehsize))]
+    if not elf.phnum:
+        stores.append((32, struct.pack(o + "Q", 0)) if is64 else (28, struct.pack(o + "I", 0)))
+    need = 8 if is64 else 4
     for sec in elf.sections[1:]:
-        if sec.flags & SHF_COMPRESSED or sec.type in _ALIGN_CLASS:
-            need = 8 if elf.elfclass == 64 else 4
-        elif sec.type in _ALIGN_4:
-            need = 4
-        elif sec.type in _ALIGN_2:
-            need = 2
-        else:
-            need = 1
+        compressed = sec.flags & SHF_COMPRESSED
+        if compressed and sec.flags & SHF_ALLOC and sec.entsize > 1:
+            return stores, BtfidsError("FAILED elf_update(WRITE): invalid section flags")
         a = sec.addralign
-        if a & (a - 1) or a < need:
-            raise BtfidsError("FAILED elf_update(WRITE): invalid section alignment")
+        if a & (a - 1) or (compressed and a < need):
+            return stores, BtfidsError("FAILED elf_update(WRITE): invalid section alignment")
+        unit = 0 if compressed else _DATA_UNIT.get(sec.type, (0, 0))[is64]
+        size = _chdr_size(elf, sec) if compressed and sec.entsize else sec.size
+        if unit:
+            if sec.entsize != unit:
+                at = elf.shdr_offset(sec.index) + (56 if is64 else 36)
+                stores.append((at, struct.pack(o + ("Q" if is64 else "I"), unit)))
+        elif sec.entsize and size % sec.entsize:
+            return stores, BtfidsError("FAILED elf_update(WRITE): invalid section entry size")
+    return stores, None
+
+
+def _chdr_size(elf: ElfImage, sec: Section) -> int:
+    """``ch_size`` (the uncompressed size) of a compressed section's header; 0 when
+    the section is too short to hold one."""
+    is64 = elf.elfclass == 64
+    n = 24 if is64 else 12
+    if sec.type == SHT_NOBITS or sec.size < n:
+        return 0
+    head = os.pread(elf.stream.fileno(), n, sec.offset)
+    if len(head) < n:
+        return 0
+    return struct.unpack_from(elf.order + ("Q" if is64 else "I"), head, 8 if is64 else 4)[0]
+
+
+def _ehdr_sizes(elf: ElfImage) -> list[tuple[int, bytes]]:
+    """The ELF header's ``e_shentsize`` as libelf writes it: its own structure size,
+    whatever the file said (a successful update only)."""
+    is64 = elf.elfclass == 64
+    return [(58 if is64 else 46, struct.pack(elf.order + "H", elf.shentsize))]
+
+
+def _store(elf: ElfImage, stores: list[tuple[int, bytes]]) -> None:
+    for offset, data in stores:
+        elf.write_at(offset, data)
 
 
 def _write_addralign(elf: ElfImage, sec: Section) -> None:

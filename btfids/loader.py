@@ -161,7 +161,8 @@ def _load_6_12(elf: ElfImage, btf_path: str | None, base_path: str | None,
         # only names and kinds are read: the records stay undecoded
         if btf_path:
             return load_btf(btf_path, base, records=False, parse=parse)
-        return load_btf_from_elf(elf, base, records=False, parse=parse)
+        return load_btf_from_elf(elf, base, records=False, parse=parse,
+                                 section_types=False)   # 6.12's libbpf: unchecked
     except BtfLoadError as exc:
         raise BtfidsError(f"FAILED: load BTF from {btf_path or elf.path}: {exc}") from exc
 

@@ -157,7 +157,7 @@ def scan_sections(elf: ElfImage, log: Log) -> None:
     line per section."""
     for sec in elf.sections[1:]:
         if sec.type != SHT_NOBITS and sec.offset + sec.size > elf.file_size:
-            raise ElfError(f"FAILED to get section({sec.index}) data from {elf.path}")
+            raise ElfError(f"FAILED to get section({sec.index}) data from {_s(sec.name)}")
         if log.verbose >= 2:
             log.debug2(
                 f"section({sec.index}) {_s(sec.name)}, size {sec.size}, link {sec.link},"
@@ -208,6 +208,9 @@ def collect_from(
             raise SymbolError(f"FAILED symbol {_s(name)} crossed the number of allowed lists")
         node.addrs.append(sym.value)
         index.append((sym.value, name))
+    overrun = elf.symbol_overrun(symtab)   # after the real symbols, as upstream's loop
+    if overrun is not None:
+        raise overrun
     syms._build_index(index)
     return syms
 

@@ -276,10 +276,12 @@ def test_open_and_format_errors(tmp_path: Path) -> None:
 
 
 def test_invalid_alignment_fails_update_with_words_stored(tmp_path: Path) -> None:
+    """Not a power of two (as the C 6.12 tool: on x86 libelf asks no alignment of a
+    section's data, so a NOTE aligned to 2, or 0, passes; differential fuzzing)."""
     ids = BtfIdsBuilder(HOST)
     ids.btf_id("func", "f")
     data, b = btfids_elf(ids, simple_btf([("func", "f")]), trailing=b"SIG",
-                         more=[(".note.x", b"\0" * 12, {"type": 7, "align": 2})])
+                         more=[(".note.x", b"\0" * 12, {"type": 7, "align": 6})])
     path = tmp_path / "al.o"
     path.write_bytes(data)
     with pytest.raises(BtfidsError, match=r"^FAILED elf_update\(WRITE\): invalid section align"):
@@ -289,11 +291,13 @@ def test_invalid_alignment_fails_update_with_words_stored(tmp_path: Path) -> Non
     assert _words(out[off : off + 4], HOST) == [3] and out.endswith(b"SIG")
 
 
-@pytest.mark.parametrize("phoff", [1 << 62, 1 << 63])   # past the largest file; past off_t
-def test_unreachable_extent_fails_update_with_words_stored(tmp_path: Path, phoff: int) -> None:
-    """Found by fuzzing: a program header table offset far past the file makes the ELF
-    extent unreachable; libelf's first write (growing the file) fails, the words stored
-    in the shared mapping stay, nothing else changes."""
+@pytest.mark.parametrize("phoff", [1 << 40, 1 << 62, 1 << 63])
+def test_far_program_headers_never_grow_the_file(tmp_path: Path, phoff: int) -> None:
+    """Issue 23 (checked against the C 6.12 tool, also in test_differential): the 6.12
+    tool never loads the program headers, so libelf leaves them out of the file's
+    extent: a wild ``e_phoff`` neither fails the update nor grows the file (btfids once
+    made a 1 TiB sparse file of it); the update runs as usual (gaps zeroed, signature
+    cut)."""
     ids = BtfIdsBuilder(HOST)
     ids.btf_id("func", "f")
     data, b = btfids_elf(ids, simple_btf([("func", "f")]), trailing=b"SIG", gap_fill=0xAA)
@@ -302,13 +306,11 @@ def test_unreachable_extent_fails_update_with_words_stored(tmp_path: Path, phoff
     struct.pack_into("<HH", data, 54, 56, 1)         # e_phentsize 56, e_phnum 1
     path = tmp_path / "far.o"
     path.write_bytes(data)
-    with pytest.raises(BtfidsError,
-                       match=r"^FAILED elf_update\(WRITE\): cannot write data to file$"):
-        run_in_place(str(path), log=_log())
+    run_in_place(str(path), log=_log())
     out = path.read_bytes()
     off = b.layout()[b".BTF_ids"][1]
     assert _words(out[off : off + 4], HOST) == [3]
-    assert out[:off] + out[off + 4 :] == data[:off] + data[off + 4 :]   # no fill, no cut
+    assert len(out) == len(data) - 3 and out[32:40] == data[32:40]   # cut, e_phoff kept
 
 
 def test_huge_set_count_is_stored_as_a_u32_before_the_failure(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from btfids import _dc, host, plugins
 from btfids.btf import Btf, baseindex
 from btfids.btf.dedup import dedup
 from btfids.btf.sort import sort_by_name
-from btfids.cache import ENV_CACHE, ENV_CACHE_DIR
+from btfids.cache import ENV_CACHE, ENV_CACHE_DIR, read_sealed
 from btfids.context import Log
 
 SUFFIXES = ("BTF_ids", "BTF", "BTF.base")
@@ -42,6 +42,13 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(ENV_CACHE_DIR, str(d))
     monkeypatch.delenv(ENV_CACHE, raising=False)
     return d
+
+
+def _stamp_digest(stamp: Path) -> str:
+    """The digest a stat stamp file names (a sealed cache entry)."""
+    content = read_sealed(str(stamp))
+    assert content is not None, stamp
+    return content.decode("ascii")
 
 
 def _module(corpus: Path, golden: Path, rel: str, work: Path) -> Path:
@@ -85,7 +92,7 @@ def test_cached_equals_uncached(corpus: Path, golden: Path, tmp_path: Path,
     # one index, and the settled base file's stat stamp naming its digest
     (idx,) = cache_dir.glob("base-*.idx")
     (stamp,) = cache_dir.glob("stat-*")
-    assert idx.name == f"base-{stamp.read_text()}.idx"
+    assert idx.name == f"base-{_stamp_digest(stamp)}.idx"
 
 
 @pytest.mark.corpus
@@ -314,7 +321,7 @@ def test_elf_base_is_stamped_by_its_btf_section(
     assert hit.type_cnt == raw.type_cnt
     for tid in (1, 2, raw.type_cnt // 2, raw.type_cnt - 1):
         assert hit.type(tid) == raw.type(tid)
-    assert (cache_dir / f"base-{stamp.read_text()}.idx").is_file()
+    assert (cache_dir / f"base-{_stamp_digest(stamp)}.idx").is_file()
 
 
 def test_unsettled_base_gets_no_stamp(tmp_path: Path, cache_dir: Path) -> None:

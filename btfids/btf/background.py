@@ -17,7 +17,8 @@ is there (the link step of a kernel build runs alone, as pahole's own ``-j`` ass
   are while the parent runs the string phase; the child sends its ID map back.
 
 A child never writes a file, prints nothing, reads the ELF only with positional reads
-(``ElfImage`` shares its file offset with it) and leaves with ``os._exit``. A child
+(``ElfImage`` shares its file offset with it) and leaves with ``os._exit``; it dies
+with its parent (:mod:`btfids.btf.lifeline`) and on SIGINT/SIGTERM. A child
 that fails or dies proves nothing: the parent then does the work itself.
 ``BTFIDS_PARALLEL=0`` switches all of it off, ``=always`` forks for any size (tests).
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import lifeline
 from .model import Btf
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -58,11 +60,12 @@ class Child:
     by :meth:`result`. The child writes nothing else, prints nothing (its standard
     streams are dropped) and leaves with ``os._exit``."""
 
-    __slots__ = ("_pid", "_read")
+    __slots__ = ("_line", "_pid", "_read")
 
-    def __init__(self, pid: int, read: int) -> None:
+    def __init__(self, pid: int, read: int, line: int) -> None:
         self._pid = pid
         self._read = read
+        self._line = line   # the lifeline's end: the child dies when it closes
 
     @classmethod
     def start(cls, work: Callable[[], bytes]) -> Child | None:
@@ -70,11 +73,12 @@ class Child:
         process could be had (EAGAIN, ENOMEM: the caller does the work itself)."""
         read, write = os.pipe()
         _widen(write)
+        line = lifeline.open_lifeline()
         try:
             pid = os.fork()
         except OSError:
-            os.close(read)
-            os.close(write)
+            for fd in (read, write, *line):
+                os.close(fd)
             return None
         if pid == 0:  # the child: answer through the pipe and exit status, never return
             code = 1
@@ -82,6 +86,7 @@ class Child:
                 import gc
                 import io
 
+                lifeline.child_side(line)   # dies with the parent, and on SIGINT/SIGTERM
                 os.close(read)
                 gc.disable()
                 sys.stdout = sys.stderr = io.StringIO()  # the parent does the talking
@@ -93,17 +98,21 @@ class Child:
             finally:
                 os._exit(code)
         os.close(write)
-        return cls(pid, read)
+        return cls(pid, read, lifeline.parent_side(line))
 
     def result(self) -> bytes | None:
         """The child's bytes, or None if it failed or died (its work proves nothing
         then). Blocks until the child is done."""
-        pid, self._pid = self._pid, 0
+        pid = self._pid
         if not pid:
             return None
-        with open(self._read, "rb") as pipe:
-            payload = pipe.read()
-        return payload if _exit_code(pid) == 0 else None
+        with open(self._read, "rb", closefd=False) as pipe:
+            payload = pipe.read()   # interrupted here: cancel() still stops the child
+        self._pid = 0
+        os.close(self._read)
+        code = _exit_code(pid)
+        lifeline.close(self._line)
+        return payload if code == 0 else None
 
     def cancel(self) -> None:
         """Stop and reap the child (its result is no longer wanted); a no-op once
@@ -116,6 +125,7 @@ class Child:
                 pass
             _exit_code(pid)
             os.close(self._read)
+            lifeline.close(self._line)
 
 
 class BackgroundChecks:
@@ -155,8 +165,12 @@ class BackgroundChecks:
         """The child's verdict. If it is not "valid" (a failed check, or a child that
         died), the load runs here in full: it raises the error a serial run raises (or
         returns, if the BTF is valid after all)."""
-        child, self._child = self._child, None
-        if child is not None and child.result() is None and self._load is not None:
+        child = self._child
+        if child is None:
+            return
+        verdict = child.result()
+        self._child = None   # (not before: an interrupted wait still cancels the child)
+        if verdict is None and self._load is not None:
             self._load()
 
     def cancel(self) -> None:

@@ -10,7 +10,9 @@ record is built from the word array only when asked for) and never needs a full 
 The index is built once from a fully parsed and validated base and stored as one file
 ``base-<sha256 of the BTF bytes>.idx`` in ``$BTFIDS_CACHE_DIR`` (default
 ``~/.cache/btfids``), written atomically (temporary file + rename, no locks), keyed by
-content. A missing, stale or corrupt file is silently rebuilt. ``BTFIDS_CACHE=0``
+content, sealed with a crc32 of the whole file (:mod:`btfids.cache`) and holding the
+digest of the base it was built from. A missing, stale, corrupt or inconsistent file is
+silently rebuilt. ``BTFIDS_CACHE=0``
 disables it. Nothing derived from the index may change output bytes: every lookup is
 verified against the real records, and hash collisions only cost a comparison.
 """
@@ -26,7 +28,7 @@ import zlib
 from array import array
 from bisect import bisect_left
 
-from ..cache import cache_dir, write_atomically
+from ..cache import cache_dir, read_sealed, unseal, write_atomically
 from . import kinds as K
 from .dedup_tables import KEY_BY_KIND, base_part
 from .model import HOST_ORDER, RecordIndex
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
     from .model import Btf
 
-FORMAT = b"btfids-base-index-5"
+FORMAT = b"btfids-base-index-6"
 # The dedup table groups are keyed by Python's (deterministic) hash of int tuples,
 # which may change between Python versions: part of the format tag.
 _TAG = FORMAT + b"/%d" % sys.hexversion
@@ -129,6 +131,23 @@ class BaseIndex(RecordIndex):
         self.types: Any = None
         self.strs: bytes | bytearray = b""
         self.dedup_lists = _DedupLists(self)
+
+    def consistent(self) -> bool:
+        """The arrays agree with each other (one entry per type ID, VOID included)."""
+        n = len(self.offs)
+        return (n >= 1 and len(self.kinds) == n and len(self.fields["ident"]) == 8 * n
+                and len(self.kstart) == len(self.khash) + 1 and len(self.nid) == len(self.nkey)
+                and len(self.soff) == len(self.scrc) and len(self.cval) == len(self.cname))
+
+    def describes(self, data: bytes | memoryview) -> bool:
+        """Whether this index can be of the raw BTF ``data`` (host order): as many type
+        words as its record offsets cover. A cheap guard, checked on every load."""
+        if len(data) < 24:
+            return False
+        hdr = memoryview(data)[:24].cast("I")
+        hdr_len, type_len = hdr[1], hdr[3]
+        return type_len % 4 == 0 and hdr_len + type_len <= len(data) and (
+            self.offs[len(self.offs) - 1] == type_len // 4)
 
     def identity(self) -> array:
         """``array('q', range(type_cnt))``: dedup's base part of its ID map (copied from
@@ -332,8 +351,10 @@ def load_by_stamp(f: Any, offset: int, size: int) -> tuple[BaseIndex, memoryview
     these very bytes when the stamp was recorded, and any write since would have moved
     the ctime (stamps are recorded only for settled files, :data:`SETTLE_NS`)."""
     try:
-        with open(_stamp_path(stamp_of(f, offset, size)), "rb") as sf:
-            digest = sf.read(65).decode("ascii")
+        stored = read_sealed(_stamp_path(stamp_of(f, offset, size)))
+        if stored is None:
+            return None
+        digest = stored.decode("ascii")
         idx = _cached_index(digest)
         if idx is None:
             return None
@@ -355,11 +376,11 @@ def _cached_index(digest: str) -> BaseIndex | None:
     """The stored index of ``digest``, mapped; None when missing, empty or corrupt."""
     try:
         with open(cache_path(digest), "rb") as f:
-            blob = _map(f)
+            blob = unseal(_map(f))   # the whole file's crc32: ~1.3 ms for vmlinux's
     except (OSError, ValueError):
         return None
-    idx = BaseIndex.loads(blob, digest)
-    return idx if idx is not None and len(idx.offs) >= 1 else None
+    idx = None if blob is None else BaseIndex.loads(blob, digest)
+    return idx if idx is not None and idx.consistent() else None
 
 
 def store(idx: BaseIndex, digest: str) -> None:

@@ -558,9 +558,15 @@ cli.add_command(explain_command)
 
 def main() -> None:
     """The console script. An exception no code path expected (a bug) ends in one line
-    and exit 255, as in ``resolve_btfids``; ``BTFIDS_DEBUG=1`` shows its traceback."""
+    and exit 255, as in ``resolve_btfids``; ``BTFIDS_DEBUG=1`` shows its traceback.
+    SIGINT/SIGTERM: exit 130/143 after the cleanup, no traceback (btfids.interrupts)."""
+    from ..interrupts import Interrupted, install
+
+    install()
     try:
         cli(prog_name="btfids")
+    except Interrupted as exc:
+        sys.exit(exc.exit_code)
     except Exception as exc:
         if os.environ.get(ENV_DEBUG):
             raise

@@ -4,7 +4,7 @@ Upstream options and texts come from :mod:`btfids.cli.subcmd` (the newest tool's
 or the Linux 6.12 tool's when the config's mode is ``in-place-6.12``). Project options,
 exact spelling only: ``--config PATH|PRESET``, ``--enable PASS``, ``--disable PASS``,
 ``--report FILE``, ``--no-cache`` (docs/performance.md). Exit status: 0, 129 usage,
-255 failure, 249 output path too long.
+255 failure, 249 output path too long, 130/143 on SIGINT/SIGTERM.
 Every failure is one stderr line (upstream wording), no traceback, no partial output.
 
 Start-up is kept lean: no rich/click ever, and pluggy/pyelftools only on the paths that
@@ -147,14 +147,22 @@ def _main(values: dict[str, Any], elf: str, cfg: Config | None,
 
 def main() -> None:
     """The console script: one run, then exit. The cyclic collector stays off for the
-    whole process, imports included (btfids.gcpause explains why that is safe)."""
+    whole process, imports included (btfids.gcpause explains why that is safe).
+    SIGINT/SIGTERM: exit 130/143 after the cleanup, no traceback (btfids.interrupts)."""
+    from ..interrupts import Interrupted, install
+
+    install()
     import gc
 
     gc.disable()
     # the run's data stays alive to the end: os._exit hands its memory back at once,
     # where freeing it object by object would cost vmlinux 24 ms
     keep: list[object] = []
-    _exit(run(sys.argv[1:], keep))
+    try:
+        code = run(sys.argv[1:], keep)
+    except Interrupted as exc:
+        code = exc.exit_code
+    _exit(code)
 
 
 def _exit(code: int) -> None:
