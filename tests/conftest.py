@@ -6,6 +6,7 @@ import csv
 import functools
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +33,33 @@ def _remove_test_cache() -> None:
 
 
 @pytest.fixture(scope="session")
-def corpus() -> Path:
-    """Path of the Debian kernel corpus (vmlinux, modules/, btf-vmlinux), fetched once."""
+def corpus() -> Iterator[Path]:
+    """Path of the Debian kernel corpus (vmlinux, modules/, btf-vmlinux), fetched once.
+
+    The corpus is shared (by every test session, bench and the golden comparisons): at
+    the end of the session no file of it may have changed. A test that writes through a
+    link or lets a tool rewrite its input in place fails the session here, naming the
+    files, instead of silently damaging the oracle for later runs."""
     fetch = SHARED / "corpus" / "fetch"
     out = subprocess.run([str(fetch)], check=True, capture_output=True, text=True)
     path = Path(out.stdout.strip().splitlines()[-1])
     assert (path / "vmlinux").is_file(), f"corpus at {path} has no vmlinux"
-    return path
+    before = _stat_tree(path)
+    yield path
+    changed = sorted(k for k, v in _stat_tree(path).items() if before.get(k) != v)
+    changed += sorted(set(before) - set(_stat_tree(path)))
+    assert not changed, f"the tests changed the shared corpus at {path}: {changed[:10]}"
+
+
+def _stat_tree(root: Path) -> dict[str, tuple[int, int]]:
+    """relative path -> (size, mtime in ns) of every file below ``root``."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            st = os.stat(os.path.join(dirpath, name))
+            out[os.path.relpath(os.path.join(dirpath, name), root)] = (st.st_size,
+                                                                       st.st_mtime_ns)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,13 @@ import pytest
 TOOL = Path(sys.executable).parent / "resolve_btfids"
 FAKE_PAHOLE = """#!/bin/sh
 # pahole stand-in: -J ... --btf_encode_detached=OUT [--btf_base B] ELF -> the .BTF of
-# ELF as it was before any run (as pahole encodes the same DWARF each time)
+# ELF as it was before any run (as pahole encodes the same DWARF each time). objcopy is
+# given an output file of its own: with none it rewrites its input in place, which drops
+# a module's signature (and would change the shared corpus file behind FAKE_PAHOLE_ELF).
 for a; do case "$a" in --btf_encode_detached=*) out=${a#*=};; esac; elf=$a; done
 [ -z "$FAKE_PAHOLE_RAW" ] || exec cp "$FAKE_PAHOLE_RAW" "$out"
-exec objcopy --dump-section .BTF="$out" "${FAKE_PAHOLE_ELF:-$elf}"
+objcopy --dump-section .BTF="$out" "${FAKE_PAHOLE_ELF:-$elf}" "$out.scratch"
+rm -f "$out.scratch"
 """
 
 
@@ -52,7 +55,10 @@ def _by_hand(tmp: Path, src: Path, base: Path | None, flags: list[str]) -> dict[
     elf = d / src.name
     elf.symlink_to(src)  # main mode never writes the ELF
     raw = d / "raw.BTF"
-    subprocess.run(["objcopy", f"--dump-section=.BTF={raw}", str(elf)], check=True)
+    # an output of its own: without one objcopy rewrites the (linked, shared) input
+    subprocess.run(["objcopy", f"--dump-section=.BTF={raw}", str(elf), str(d / "scratch")],
+                   check=True)
+    (d / "scratch").unlink()
     cmd = [str(TOOL), *flags, *(["--btf_base", str(base)] if base else []),
            "--btf", str(raw), str(elf)]
     subprocess.run(cmd, check=True)
