@@ -20,8 +20,6 @@ from . import kinds as K
 from .model import HOST_ORDER, Btf
 
 _INT_ENC = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}
-_FUNC_LINKAGE = ("static", "global", "extern")
-_VAR_LINKAGE = ("static", "global", "extern")
 
 
 def own_words(btf: Btf) -> array[int]:
@@ -144,7 +142,7 @@ def _walk(btf: Btf, names: _Names, wanted: set[int] | None, only_kind: int | Non
             text = "\n".join(parts)
         elif kind == K.FUNC:
             text = (f"{head} type_id={size} "
-                    f"linkage={_FUNC_LINKAGE[vlen] if vlen < 3 else '(unknown)'}")
+                    f"linkage={K.LINKAGE_NAMES[vlen] if vlen < 3 else '(unknown)'}")
         elif kind == K.INT:
             v = w[i + 3]
             enc = _INT_ENC.get((v >> 24) & 0xF, "UNKN")
@@ -175,7 +173,7 @@ def _walk(btf: Btf, names: _Names, wanted: set[int] | None, only_kind: int | Non
         elif kind == K.VAR:
             var_link = w[i + 3]
             text = (f"{head} type_id={size}, linkage="
-                    f"{_VAR_LINKAGE[var_link] if var_link < 3 else '(unknown)'}")
+                    f"{K.LINKAGE_NAMES[var_link] if var_link < 3 else '(unknown)'}")
         elif kind == K.DATASEC:
             parts = [f"{head} size={size} vlen={vlen}"]
             for j in range(i + 3, end, 3):
@@ -222,7 +220,7 @@ def _dump_standalone(btf: Btf, names: _Names, chunk: int) -> Iterator[str]:
     fixed = (0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0)
     elem = (0, 0, 0, 0, 3, 3, 2, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 3)
     kn = K.KIND_NAMES
-    linkage = _FUNC_LINKAGE
+    linkage = K.LINKAGE_NAMES
     out: list[str] = []
     add, ext = out.append, out.extend
     i = 0

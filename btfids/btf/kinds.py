@@ -38,6 +38,9 @@ KIND_NAMES = (
     "DECL_TAG", "TYPE_TAG", "ENUM64",
 )
 
+#: linkage names of a FUNC (its vlen) and of a VAR (its word 3), as bpftool prints them
+LINKAGE_NAMES = ("static", "global", "extern")
+
 # Trailing words of a record: fixed words, words per vlen element (known kinds).
 _FIXED_WORDS = (0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0)
 _ELEM_WORDS = (0, 0, 0, 0, 3, 3, 2, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 3)

@@ -30,8 +30,7 @@ from . import kinds as K
 from .model import Btf
 
 #: linkage names of FUNC (vlen) and VAR (its word 3), as bpftool prints them
-FUNC_LINKAGE = ("static", "global", "extern")
-VAR_LINKAGE = ("static", "global", "extern")
+FUNC_LINKAGE = VAR_LINKAGE = K.LINKAGE_NAMES
 
 
 class Member(NamedTuple):
