@@ -15,7 +15,7 @@ from .errors import BtfidsError
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
     from typing import BinaryIO
 
 SHT_NULL = 0
@@ -208,20 +208,13 @@ class ElfImage:
         are looked at one by one. A name is read as libelf's ``elf_strptr`` reads it:
         not at all (the symbol is skipped, as upstream skips a NULL name) when the linked
         section is not a string table, or when no NUL ends the name inside it."""
-        if symtab.entsize == 0:
-            raise ElfError(f"FAILED: {self.path}: symbol table has sh_entsize 0")
-        data = self.data(symtab)
+        data, fmt, entsize, count = self._symbol_layout(symtab)
         link = symtab.link
         strsec = self.sections[link] if link < len(self.sections) else None
         if strsec is not None and strsec.type != SHT_NOBITS and (
                 strsec.offset + strsec.size > self.file_size):
             raise self._truncated()   # read only if a symbol is in the section
         is64 = self.elfclass == 64
-        fmt = self.order + ("IBBHQQ" if is64 else "IIIBBH")
-        # libelf's gelf_getsym: entries of the structure's own size, whatever
-        # sh_entsize says; sh_entsize only sets the count (symbol_overrun)
-        entsize = 24 if is64 else 16
-        count = min(symtab.size // symtab.entsize, len(data) // entsize)
         strtab: bytes | None = None
         out: list[Symbol] = []
         for i in _maybe_in_section(data, count, entsize, 6 if is64 else 14, shndx,
@@ -241,6 +234,35 @@ class ElfImage:
                 if end >= 0:
                     out.append(Symbol(strtab[noff:end], value, size, shndx))
         return out
+
+    def named_symbols(self, symtab: Section) -> Iterator[tuple[bytes, int]]:
+        """``(name, st_shndx)`` of every symbol, in table order, read as
+        :meth:`symbols_with_prefix` reads them (a symbol whose name cannot be read is
+        skipped)."""
+        data, fmt, entsize, count = self._symbol_layout(symtab)
+        link = symtab.link
+        strsec = self.sections[link] if link < len(self.sections) else None
+        if strsec is None or strsec.type != SHT_STRTAB:
+            return
+        strtab = self.data(strsec)
+        shndx_at = 3 if self.elfclass == 64 else 5
+        for i in range(count):
+            f = struct.unpack_from(fmt, data, i * entsize)
+            end = strtab.find(b"\0", f[0])
+            if f[0] and end >= 0:
+                yield strtab[f[0]:end], f[shndx_at]
+
+    def _symbol_layout(self, symtab: Section) -> tuple[bytes, str, int, int]:
+        """``(data, struct format, entry size, count)`` of a symbol table as libelf's
+        ``gelf_getsym`` reads it: entries of the structure's own size, whatever
+        ``sh_entsize`` says; ``sh_entsize`` only sets the count (symbol_overrun)."""
+        if symtab.entsize == 0:
+            raise ElfError(f"FAILED: {self.path}: symbol table has sh_entsize 0")
+        data = self.data(symtab)
+        is64 = self.elfclass == 64
+        entsize = 24 if is64 else 16
+        count = min(symtab.size // symtab.entsize, len(data) // entsize)
+        return data, self.order + ("IBBHQQ" if is64 else "IIIBBH"), entsize, count
 
     def symbol_overrun(self, symtab: Section) -> ElfError | None:
         """The error of a symbol table whose ``sh_size / sh_entsize`` counts more

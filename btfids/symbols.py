@@ -239,16 +239,6 @@ def _name_query(active: dict[int, dict[bytes, IdNode]]) -> NameQuery:
             frozenset().union(*active.values()))
 
 
-def _levels(btf: Btf) -> list[Btf]:
-    """``btf`` and its bases, base-most first (ID order)."""
-    chain = []
-    level: Btf | None = btf
-    while level is not None:
-        chain.append(level)
-        level = level.base
-    return chain[::-1]
-
-
 def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool = True,
                 own_names: list[bytes] | None = None) -> None:
     """Give every struct/union/typedef/func node its BTF ID (resolve.md §6): first match by
@@ -286,7 +276,7 @@ def resolve_ids(syms: BtfIdSymbols, btf: Btf, log: Log, *, count_warnings: bool 
             else:
                 log.info(msg)
 
-    for level in _levels(btf):
+    for level in btf.levels():
         idx = level.index
         if idx is not None and level.base is None:
             # indexed base: only the IDs named like a symbol, in ascending ID order

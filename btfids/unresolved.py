@@ -15,7 +15,6 @@ once in its kind, gets a cause from a fixed vocabulary, with the evidence:
 
 from __future__ import annotations
 
-import struct
 from bisect import bisect_right
 
 from ._dc import dataclass, field
@@ -115,13 +114,8 @@ def _cause(table: str, name: bytes, taken: int, hits: list[tuple[int, int]],
 def _types_named(btf: Btf, names: set[bytes]) -> dict[bytes, list[tuple[int, int]]]:
     """name → [(ID, kind)] over ``btf`` and its bases, for the wanted names (5-bit
     kinds, as resolution compares them)."""
-    levels = []
-    level: Btf | None = btf
-    while level is not None:
-        levels.append(level)
-        level = level.base
     out: dict[bytes, list[tuple[int, int]]] = {}
-    for lv in reversed(levels):
+    for lv in btf.levels():
         pairs = list(lv.names_and_infos())
         strs = lv.strings_at([off for off, _ in pairs])
         for tid, (s, (_, info)) in enumerate(zip(strs, pairs, strict=True), lv.start_id):
@@ -135,17 +129,9 @@ def _defined_symbols(elf: ElfImage) -> dict[bytes, bool]:
     symtab = elf.symtab()
     if symtab is None or not symtab.entsize:
         return {}
-    data = elf.data(symtab)
-    strtab = elf.data(elf.sections[symtab.link]) if symtab.link < len(elf.sections) else b""
-    fmt = elf.order + ("IBBHQQ" if elf.elfclass == 64 else "IIIBBH")
-    size = struct.calcsize(fmt)
     out: dict[bytes, bool] = {}
-    for i in range(0, len(data) - size + 1, symtab.entsize):
-        f = struct.unpack_from(fmt, data, i)
-        noff, shndx = (f[0], f[3]) if elf.elfclass == 64 else (f[0], f[5])
-        if noff and noff < len(strtab):
-            name = strtab[noff : strtab.find(b"\0", noff)]
-            out[name] = out.get(name, False) or shndx != SHN_UNDEF
+    for name, shndx in elf.named_symbols(symtab):
+        out[name] = out.get(name, False) or shndx != SHN_UNDEF
     return out
 
 

@@ -638,6 +638,15 @@ class Btf:
     def str_len(self) -> int:
         return len(self.strs)
 
+    def levels(self) -> list[Btf]:
+        """This BTF and its bases, base-most first (ID order)."""
+        chain = []
+        level: Btf | None = self
+        while level is not None:
+            chain.append(level)
+            level = level.base
+        return chain[::-1]
+
     def type(self, tid: int) -> list[int]:
         """The record of ``tid`` (own or base). ID 0 (VOID) has no record."""
         btf = self
