@@ -39,10 +39,7 @@ def diff(old: str, new: str, bases: tuple[str, ...], as_json: bool) -> None:
         from ..btf.semdiff import diff as semdiff
 
         result = semdiff(a, b)
-    except _Trouble as exc:
-        click.echo(f"btfids: diff: {exc}", err=True)
-        sys.exit(EXIT_TROUBLE)
-    except ValueError as exc:
+    except (_Trouble, ValueError) as exc:
         click.echo(f"btfids: diff: {exc}", err=True)
         sys.exit(EXIT_TROUBLE)
     if as_json:
